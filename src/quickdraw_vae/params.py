@@ -1,0 +1,217 @@
+"""params.yaml, parsed and validated once into typed dataclasses.
+
+Every error names the dotted key (``data.train_per_class``) so a typo in an
+experiment's ``-S`` override fails before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from .errors import QuickdrawError
+
+MODEL_NAMES = ("rnn_cnn", "cnn_cnn")
+
+
+def _at_least(low, **kw):
+    return field(metadata={"min": low}, **kw)
+
+
+def _between(low, high):
+    return field(metadata={"min": low, "max": high})
+
+
+@dataclass(frozen=True)
+class DataParams:
+    source: str
+    classes: list[str]
+    train_per_class: int = _at_least(1)
+    test_per_class: int = _at_least(1)
+    seed: int = _at_least(0)
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    latent: int = _at_least(1)
+    channels: int = _at_least(1)
+    hidden: int = _at_least(1)
+    rnn_hidden: int = _at_least(1)
+    dropout: float = _between(0.0, 0.9)
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    epochs: int = _at_least(1)
+    batch_size: int = _at_least(1)
+    lr: float = _between(1e-7, 1.0)
+    weight_decay: float = _between(0.0, 1.0)
+    kl_warmup_epochs: int = _at_least(0)
+    val_fraction: float = _between(0.01, 0.5)
+    seed: int = _at_least(0)
+    threads: int = _at_least(1)
+    device: Literal["auto", "cpu", "cuda", "mps"]
+    iwae_k: int = _at_least(1)
+    iwae_chunk: int = _at_least(1)
+
+
+@dataclass(frozen=True)
+class QuickProfile:
+    max_train_per_class: int = _at_least(1)
+    epochs: int = _at_least(1)
+    iwae_k: int = _at_least(1)
+    model: ModelParams
+
+
+@dataclass(frozen=True)
+class ConditionalParams:
+    mode: Literal["add", "concat", "cvae"]
+    kl_warmup_epochs: int = _at_least(0)
+
+
+@dataclass(frozen=True)
+class SampleParams:
+    n: int = _at_least(1)
+    strategy: Literal["prior", "temperature", "gmm"]
+    temperature: float = _between(0.0, 10.0)
+    gmm_components: int = _at_least(1)
+    pixels: Literal["mean", "sharpened", "bernoulli"]
+    sharpen: float = _between(0.1, 100.0)
+    seed: int = _at_least(0)
+
+
+@dataclass(frozen=True)
+class JudgeParams:
+    epochs: int = _at_least(1)
+    batch_size: int = _at_least(1)
+    lr: float = _between(1e-7, 1.0)
+    seed: int = _at_least(0)
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    feature_extractors: list[str]
+    inception_weights: str
+    n: int = _at_least(2)
+    kid_subset_size: int = _at_least(2)
+    seed: int = _at_least(0)
+
+
+@dataclass(frozen=True)
+class Params:
+    quick: bool
+    quick_profile: QuickProfile
+    data: DataParams
+    train: TrainParams
+    models: dict[str, ModelParams]
+    conditional: ConditionalParams
+    sample: SampleParams
+    judge: JudgeParams
+    evaluate: EvaluateParams
+
+    def resolved(self) -> "Params":
+        """The params the stages actually use: `quick: true` applies `quick_profile`."""
+        if not self.quick:
+            return self
+        q = self.quick_profile
+        return replace(
+            self,
+            data=replace(self.data, train_per_class=min(self.data.train_per_class, q.max_train_per_class)),
+            train=replace(self.train, epochs=q.epochs, iwae_k=q.iwae_k),
+            models={name: q.model for name in self.models},
+        )
+
+
+def _type_name(tp) -> str:
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(tp, str(tp))
+
+
+def _convert(tp, value, key: str, meta):
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            choices = ", ".join(map(str, typing.get_args(tp)))
+            raise QuickdrawError(f"params.yaml: {key} must be one of {choices}, got {value!r}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise QuickdrawError(f"params.yaml: {key} must be a list, got {value!r}")
+        (item,) = typing.get_args(tp)
+        return [_convert(item, v, f"{key}[{i}]", {}) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict) or not value:
+            raise QuickdrawError(f"params.yaml: {key} must be a non-empty mapping")
+        _, item = typing.get_args(tp)
+        return {k: _convert(item, v, f"{key}.{k}", {}) for k, v in value.items()}
+    ok = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        str: isinstance(value, str),
+    }[tp]
+    if not ok:
+        raise QuickdrawError(f"params.yaml: {key} must be {_type_name(tp)}, got {value!r}")
+    if "min" in meta and value < meta["min"]:
+        raise QuickdrawError(f"params.yaml: {key} must be >= {meta['min']}, got {value!r}")
+    if "max" in meta and value > meta["max"]:
+        raise QuickdrawError(f"params.yaml: {key} must be <= {meta['max']}, got {value!r}")
+    return float(value) if tp is float else value
+
+
+def _build(cls, raw, key: str):
+    where = key or "params.yaml"
+    if not isinstance(raw, dict):
+        raise QuickdrawError(f"params.yaml: {where} must be a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    prefix = f"{key}." if key else ""
+    for unknown in sorted(set(raw) - set(names)):
+        raise QuickdrawError(f"params.yaml: unknown key {prefix}{unknown}")
+    for missing in [n for n in names if n not in raw]:
+        raise QuickdrawError(f"params.yaml: missing key {prefix}{missing}")
+    values = {
+        f.name: _convert(hints[f.name], raw[f.name], prefix + f.name, f.metadata)
+        for f in dataclasses.fields(cls)
+    }
+    return cls(**values)
+
+
+def _check(params: Params) -> None:
+    from .data import check_class_name
+
+    for c in params.data.classes:
+        check_class_name(c)
+    if len(set(params.data.classes)) != len(params.data.classes) or len(params.data.classes) < 2:
+        raise QuickdrawError("params.yaml: data.classes must list at least two distinct classes")
+    if set(params.models) != set(MODEL_NAMES):
+        raise QuickdrawError(f"params.yaml: models must have exactly the keys {', '.join(MODEL_NAMES)}")
+    for name in params.evaluate.feature_extractors:
+        if name not in ("sketch", "inception"):
+            raise QuickdrawError(
+                f"params.yaml: evaluate.feature_extractors has unknown extractor {name!r} (sketch, inception)"
+            )
+
+
+def parse_params(raw) -> Params:
+    params = _build(Params, raw, "")
+    _check(params)
+    return params
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml; returns the params with `quick` already applied."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise QuickdrawError(f"{path}: params file not found") from None
+    except yaml.YAMLError as e:
+        raise QuickdrawError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    return parse_params(raw).resolved()

@@ -1,0 +1,35 @@
+"""Stage `prepare`: draw the train/test splits from `data.source`."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from quickdraw_vae.data import load_splits, save_split
+from quickdraw_vae.errors import run_main
+from quickdraw_vae.files import write_json
+from quickdraw_vae.params import load_params
+from quickdraw_vae.plots import data_preview
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--out", type=Path, default=Path("data/prepared"))
+    ap.add_argument("--raw", type=Path, default=Path("data/raw"), help="download cache (kept between runs)")
+    ap.add_argument("--metrics", type=Path, default=Path("metrics/data.json"))
+    ap.add_argument("--preview", type=Path, default=Path("plots/data_preview.png"))
+    args = ap.parse_args(argv)
+
+    d = load_params(args.params).data
+    train, test, provenance = load_splits(d.source, d.classes, d.train_per_class, d.test_per_class, d.seed, args.raw)
+    save_split(args.out / "train.npz", train, d.classes)
+    save_split(args.out / "test.npz", test, d.classes)
+    counts = {split: {c: int((s.labels == i).sum()) for i, c in enumerate(d.classes)}
+              for split, s in (("train", train), ("test", test))}
+    write_json(args.metrics, {"source": d.source, **provenance, "count": counts,
+                              "total": {"train": len(train.labels), "test": len(test.labels)}})
+    data_preview(args.preview, train.images, train.labels, d.classes)
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

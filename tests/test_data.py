@@ -1,0 +1,175 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO, run_stage, write_params
+from httpserver import serve
+from quickdraw_vae.data import block_rows, load_splits
+from quickdraw_vae.errors import QuickdrawError
+
+CLASSES = ["rabbit", "yoga", "hand", "snowman", "motorbike"]
+
+
+def test_block_rows_are_disjoint_spread_and_exact():
+    rng = np.random.default_rng(0)
+    blocks = block_rows(150_000, 5_000, rng)
+    rows = np.concatenate([np.arange(s, s + c) for s, c in blocks])
+    assert len(rows) == 5_000 == len(np.unique(rows))
+    assert rows.min() >= 0 and rows.max() < 150_000
+    assert len(blocks) <= 16
+    assert rows.min() < 15_000 and rows.max() > 135_000, "spread across the whole file"
+
+
+def test_block_rows_take_everything_when_asked_for_everything():
+    rows = np.concatenate([np.arange(s, s + c) for s, c in block_rows(800, 800, np.random.default_rng(1))])
+    assert sorted(rows) == list(range(800))
+
+
+def test_local_split_is_stratified_disjoint_and_reproducible(shared_quickdraw, tmp_path):
+    train, test, info = load_splits(str(shared_quickdraw), CLASSES, 64, 16, seed=3, raw_dir=tmp_path)
+    assert train.images.shape == (320, 28, 28) and train.images.dtype == np.uint8
+    assert test.images.shape == (80, 28, 28) and test.labels.dtype == np.int64
+    assert np.bincount(train.labels).tolist() == [64] * 5 and np.bincount(test.labels).tolist() == [16] * 5
+    train_rows = {r.tobytes() for r in train.images}
+    assert not train_rows & {r.tobytes() for r in test.images}
+    again, _, _ = load_splits(str(shared_quickdraw), CLASSES, 64, 16, seed=3, raw_dir=tmp_path)
+    assert np.array_equal(again.images, train.images)
+    other, _, _ = load_splits(str(shared_quickdraw), CLASSES, 64, 16, seed=4, raw_dir=tmp_path)
+    assert not np.array_equal(other.images, train.images)
+    assert set(info["sha256"]) == set(CLASSES)
+
+
+def test_url_source_matches_local_folder_and_caches(shared_quickdraw, tmp_path):
+    local = load_splits(str(shared_quickdraw), CLASSES[:2], 100, 20, seed=0, raw_dir=tmp_path)
+    with serve(shared_quickdraw) as (url, log):
+        remote = load_splits(url, CLASSES[:2], 100, 20, seed=0, raw_dir=tmp_path / "raw")
+        assert all(r is not None for _, r in log), "every request is a Range request"
+        assert len(log) <= 2 * 17, "a few large ranges per class, not one per drawing"
+        fetched = len(log)
+        load_splits(url, CLASSES[:2], 100, 20, seed=0, raw_dir=tmp_path / "raw")
+        assert len(log) == fetched, "a rerun fetches nothing"
+    assert np.array_equal(local[0].images, remote[0].images)
+    assert np.array_equal(local[1].images, remote[1].images)
+    assert local[2]["sha256"] == remote[2]["sha256"]
+
+
+def test_url_source_works_when_server_ignores_range(shared_quickdraw, tmp_path):
+    local = load_splits(str(shared_quickdraw), CLASSES[:2], 50, 10, seed=0, raw_dir=tmp_path)
+    with serve(shared_quickdraw, mode="ignore_range") as (url, log):
+        remote = load_splits(url, CLASSES[:2], 50, 10, seed=0, raw_dir=tmp_path / "raw")
+        assert len(log) == 2, "the whole file is fetched once per class, then sliced"
+    assert np.array_equal(local[0].images, remote[0].images)
+
+
+def test_dropped_connection_is_retried_then_reported(shared_quickdraw, tmp_path):
+    with serve(shared_quickdraw, mode="drop") as (url, log):
+        with pytest.raises(QuickdrawError, match=r"cannot download .*rabbit\.npy.*gave up after 4 tries"):
+            load_splits(url, CLASSES[:2], 50, 10, seed=0, raw_dir=tmp_path)
+        assert len(log) == 4
+    assert not list(tmp_path.rglob("rows_*")), "nothing half-downloaded is cached"
+
+
+def test_unreachable_server_says_what_to_do(tmp_path):
+    with pytest.raises(QuickdrawError, match=r"cannot reach http://127\.0\.0\.1:9/.*set data\.source to a local folder"):
+        load_splits("http://127.0.0.1:9/x", CLASSES, 10, 10, seed=0, raw_dir=tmp_path)
+
+
+def test_only_http_and_local_sources(tmp_path):
+    with pytest.raises(QuickdrawError, match="only https://, http:// and local folders"):
+        load_splits("ftp://example.org/x", CLASSES, 10, 10, seed=0, raw_dir=tmp_path)
+
+
+def test_study_layout_folder(shared_quickdraw, tmp_path):
+    images = np.concatenate([np.load(shared_quickdraw / f"{c}.npy")[:100].reshape(-1, 28, 28) for c in CLASSES])
+    labels = np.repeat(np.arange(5), 100)
+    for split in ("train", "test"):
+        np.save(tmp_path / f"{split}_images.npy", images)
+        np.save(tmp_path / f"{split}_labels.npy", labels)
+    train, test, info = load_splits(str(tmp_path), ["snowman", "hand"], 30, 10, seed=0)
+    assert info["kind"] == "study"
+    assert np.bincount(train.labels).tolist() == [30, 30]
+    snowman_rows = {r.tobytes() for r in images[300:400]}
+    assert all(r.tobytes() in snowman_rows for r in train.images[train.labels == 0])
+
+
+# --- the prepare stage: bad input exits non-zero with one line naming the file or key -----------------
+
+
+def _bad_source(tmp_path, shared_quickdraw, broken: bytes | np.ndarray) -> Path:
+    src = tmp_path / "src"
+    src.mkdir()
+    for c in CLASSES:
+        (src / f"{c}.npy").symlink_to(shared_quickdraw / f"{c}.npy")
+    (src / "hand.npy").unlink()
+    if isinstance(broken, bytes):
+        (src / "hand.npy").write_bytes(broken)
+    else:
+        np.save(src / "hand.npy", broken)
+    return src
+
+
+def _prepare(tmp_path, params):
+    out = tmp_path / "out"
+    result = run_stage("prepare", "--params", write_params(tmp_path / "params.yaml", params),
+                       "--out", out / "prepared", "--raw", out / "raw", "--metrics", out / "data.json",
+                       "--preview", out / "preview.png")
+    return result, out
+
+
+def _offline(base_params, source, train=64, test=16):
+    base_params["data"].update(source=str(source), train_per_class=train, test_per_class=test)
+    return base_params
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("missing_folder", "data source folder not found"),
+        ("html", "hand.npy: not a .npy file"),
+        ("wrong_dtype", "hand.npy: dtype is float32, expected uint8"),
+        ("wrong_row_length", "hand.npy: shape is (800, 783), expected (N, 784)"),
+        ("truncated", "hand.npy: truncated"),
+        ("too_few", "hand.npy: has 50 drawings of 'hand', need 80"),
+        ("unknown_class", "unicorn.npy: no such file"),
+        ("zero_count", "data.train_per_class must be >= 1"),
+        ("wrong_type", "data.train_per_class must be an integer, got 'many'"),
+        ("bad_class_name", "invalid class name '../x'"),
+    ],
+)
+def test_prepare_rejects_bad_input_cleanly(case, expected, shared_quickdraw, base_params, tmp_path):
+    real = np.load(shared_quickdraw / "hand.npy")
+    source = {
+        "missing_folder": tmp_path / "nowhere",
+        "html": lambda: _bad_source(tmp_path, shared_quickdraw, b"<!DOCTYPE html><html><body>Not found</body></html>"),
+        "wrong_dtype": lambda: _bad_source(tmp_path, shared_quickdraw, real.astype(np.float32)),
+        "wrong_row_length": lambda: _bad_source(tmp_path, shared_quickdraw, real[:, :783]),
+        "truncated": lambda: _bad_source(tmp_path, shared_quickdraw, (shared_quickdraw / "hand.npy").read_bytes()[:5000]),
+        "too_few": lambda: _bad_source(tmp_path, shared_quickdraw, real[:50]),
+    }.get(case, shared_quickdraw)
+    params = _offline(base_params, source() if callable(source) else source)
+    if case == "unknown_class":
+        params["data"]["classes"] = ["rabbit", "unicorn"]
+    if case == "zero_count":
+        params["data"]["train_per_class"] = 0
+    if case == "wrong_type":
+        params["data"]["train_per_class"] = "many"
+    if case == "bad_class_name":
+        params["data"]["classes"] = ["rabbit", "../x"]
+    result, out = _prepare(tmp_path, params)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+    assert not [p for p in out.rglob("*") if p.is_file() and "raw" not in p.parts]
+
+
+def test_prepare_stage_writes_splits_metrics_and_preview(shared_quickdraw, base_params, tmp_path):
+    result, out = _prepare(tmp_path, _offline(base_params, shared_quickdraw, 64, 16))
+    assert result.returncode == 0, result.stderr
+    with np.load(out / "prepared" / "train.npz") as z:
+        assert z["images"].shape == (320, 28, 28) and z["labels"].dtype == np.int64
+        assert list(z["classes"]) == CLASSES
+    first = (out / "prepared" / "train.npz").read_bytes()
+    assert _prepare(tmp_path, _offline(base_params, shared_quickdraw, 64, 16))[0].returncode == 0
+    assert (out / "prepared" / "train.npz").read_bytes() == first, "byte-identical on a rerun"
+    assert (out / "preview.png").stat().st_size > 1000
