@@ -32,3 +32,30 @@ def image_rows(path, rows: list[np.ndarray], row_labels: list[str], title: str) 
 def data_preview(path, images: np.ndarray, labels: np.ndarray, classes: list[str], per_class: int = 8) -> None:
     rows = [images[labels == i][:per_class] for i in range(len(classes))]
     image_rows(path, rows, classes, "Training drawings per class (Quick, Draw!, CC BY 4.0)")
+
+
+def read_history(path) -> dict[str, np.ndarray]:
+    """A per-epoch TSV written by training, as columns."""
+    lines = [line.split("\t") for line in open(path).read().strip().splitlines()]
+    return {name: np.array([float(row[i]) for row in lines[1:]]) for i, name in enumerate(lines[0])}
+
+
+def loss_comparison(path, histories: dict[str, dict]) -> None:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, h in histories.items():
+        ax.plot(h["epoch"], h["val_total"], marker=".", label=name)
+    ax.set(xlabel="epoch", ylabel="validation -ELBO (nats/drawing)", title="Validation loss: RNN-CNN vs CNN-CNN")
+    ax.grid(alpha=0.3), ax.legend()
+    save_figure(path, fig)
+    plt.close(fig)
+
+
+def loss_components(path, name: str, h: dict) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, term in zip(axes, ("bce", "kld")):
+        ax.plot(h["epoch"], h[f"train_{term}"], marker=".", label="train")
+        ax.plot(h["epoch"], h[f"val_{term}"], marker=".", label="validation")
+        ax.set(xlabel="epoch", ylabel=f"{term.upper()} (nats/drawing)", title=f"{name}: {term.upper()} per epoch")
+        ax.grid(alpha=0.3), ax.legend()
+    save_figure(path, fig)
+    plt.close(fig)

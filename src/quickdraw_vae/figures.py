@@ -1,0 +1,46 @@
+"""The figures that need trained models: reconstructions, latent interpolations, loss curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import plots
+from .data import load_split
+from .models import load_checkpoint
+from .training import to_tensor
+
+
+@torch.no_grad()
+def _decode_mean(model, z, y):
+    return (torch.sigmoid(model.decode(z, y)) * 255).round().to(torch.uint8).squeeze(1).numpy()
+
+
+def make_figures(model_paths: dict[str, Path], test_npz: Path, history_dir: Path, out_dir: Path,
+                 per_class: int = 2, steps: int = 10) -> None:
+    test, classes = load_split(test_npz)
+    picks = np.concatenate([np.flatnonzero(test.labels == c)[:per_class] for c in range(len(classes))])
+    x, y = to_tensor(test.images[picks]), torch.from_numpy(test.labels[picks])
+    rows, labels, lerp_rows, lerp_labels = [test.images[picks]], ["test"], [], []
+    for name, path in model_paths.items():
+        model, _ = load_checkpoint(path)
+        yc = y if model.cfg.conditional else None
+        mu, _ = model.encode(x, yc)
+        rows.append(_decode_mean(model, mu, yc))
+        labels.append(name)
+        # Interpolate between two drawings of the same class so a conditional model keeps one label.
+        for c in (0, len(classes) - 1):
+            a, b = mu[c * per_class], mu[c * per_class + 1]
+            t = torch.linspace(0, 1, steps).unsqueeze(1)
+            lab = torch.full((steps,), c) if model.cfg.conditional else None
+            lerp_rows.append(_decode_mean(model, (1 - t) * a + t * b, lab))
+            lerp_labels.append(f"{name}\n{classes[c]}")
+    plots.image_rows(out_dir / "reconstructions.png", rows, labels, "Test drawings (top) and reconstructions")
+    plots.image_rows(out_dir / "interpolation.png", lerp_rows, lerp_labels,
+                     "Latent interpolation between two test drawings")
+    histories = {name: plots.read_history(history_dir / f"{name}.tsv") for name in model_paths}
+    plots.loss_comparison(out_dir / "loss_comparison.png", {n: h for n, h in histories.items() if n != "conditional"})
+    for name, h in histories.items():
+        plots.loss_components(out_dir / f"{name}_loss_components.png", name, h)

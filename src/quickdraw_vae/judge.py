@@ -1,0 +1,113 @@
+"""The sketch judge: a small CNN classifier trained on Quick, Draw! itself.
+
+Inception was trained on photographs; a classifier of drawings gives a feature space (its
+penultimate layer) and class probabilities that actually see strokes, as DoodlerGAN did for
+sketches and "FID with LeNet features" does for MNIST.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from .errors import QuickdrawError
+
+JUDGE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    num_classes: int
+    width: int = 32
+    feature_dim: int = 128
+
+
+class SketchJudge(nn.Module):
+    def __init__(self, cfg: JudgeConfig):
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.width
+
+        def block(c_in, c_out):
+            return [nn.Conv2d(c_in, c_out, 3, 1, 1), nn.BatchNorm2d(c_out), nn.ReLU(),
+                    nn.Conv2d(c_out, c_out, 3, 1, 1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
+
+        self.body = nn.Sequential(*block(1, w), *block(w, 2 * w), nn.Flatten(),
+                                  nn.Linear(2 * w * 49, cfg.feature_dim), nn.ReLU())
+        self.dropout = nn.Dropout(0.3)
+        self.classify = nn.Linear(cfg.feature_dim, cfg.num_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.dropout(self.features(x)))
+
+
+def _shift(x: torch.Tensor, gen: torch.Generator, pixels: int = 2) -> torch.Tensor:
+    # Small random translations: drawings sit anywhere in the frame, the judge should not care.
+    dx, dy = (torch.randint(-pixels, pixels + 1, (2,), generator=gen)).tolist()
+    return torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+
+
+def train_judge(x: torch.Tensor, y: torch.Tensor, num_classes: int, epochs: int, batch_size: int, lr: float,
+                seed: int) -> SketchJudge:
+    torch.manual_seed(seed)
+    model = SketchJudge(JudgeConfig(num_classes))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    steps = epochs * math.ceil(len(x) / batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr * 3, total_steps=steps)
+    gen = torch.Generator().manual_seed(seed)
+    for epoch in range(1, epochs + 1):
+        model.train()
+        perm = torch.randperm(len(x), generator=gen)
+        bar = tqdm(range(0, len(x), batch_size), desc=f"judge {epoch}/{epochs}", leave=False, disable=None)
+        for start in bar:
+            idx = perm[start : start + batch_size]
+            loss = F.cross_entropy(model(_shift(x[idx], gen)), y[idx], label_smoothing=0.05)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+    return model.eval()
+
+
+@torch.no_grad()
+def predict_proba(model: SketchJudge, images: np.ndarray, batch: int = 1024) -> np.ndarray:
+    """Class probabilities for uint8 (N, 28, 28) drawings."""
+    from .training import to_tensor
+
+    model.eval()
+    x = to_tensor(images)
+    return torch.cat([F.softmax(model(x[i : i + batch]), 1) for i in range(0, len(x), batch)]).numpy()
+
+
+def save_judge(path: str | Path, model: SketchJudge, classes: list[str]) -> None:
+    from dataclasses import asdict
+
+    from .files import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save({"format": JUDGE_FORMAT, "kind": "judge", "config": asdict(model.cfg), "classes": list(classes),
+                    "state_dict": model.state_dict()}, tmp)
+
+
+def load_judge(path: str | Path) -> tuple[SketchJudge, list[str]]:
+    path = Path(path)
+    if not path.is_file():
+        raise QuickdrawError(f"{path}: no such judge checkpoint (run `dvc repro train_judge`)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        model = SketchJudge(JudgeConfig(**payload["config"]))
+        model.load_state_dict(payload["state_dict"])
+    except Exception as e:
+        raise QuickdrawError(f"{path}: not a sketch-judge checkpoint ({type(e).__name__})") from None
+    return model.eval(), list(payload["classes"])

@@ -1,0 +1,179 @@
+"""The networks: two encoders (row-reading bi-GRU, convolutional), one decoder, the VAE around them.
+
+A model is built from a `ModelConfig`, and the config is stored next to the weights in every
+checkpoint (nanoGPT's GPTConfig idea), so sampling and scoring rebuild exactly what was trained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import QuickdrawError
+
+ENCODERS = ("rnn", "cnn")
+COND_MODES = ("none", "add", "concat", "cvae")
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    encoder: str  # "rnn": bi-GRU over the 28 rows; "cnn": strided convolutions
+    latent: int
+    channels: int
+    hidden: int
+    rnn_hidden: int
+    dropout: float
+    num_classes: int = 0
+    # How the class enters a conditional model: "add" (the study's: embedding added to z before
+    # decoding), "concat" (embedding concatenated to z), "cvae" (concat, and the encoder sees it too).
+    cond_mode: str = "none"
+
+    def __post_init__(self):
+        if self.encoder not in ENCODERS:
+            raise QuickdrawError(f"model config: unknown encoder {self.encoder!r} ({', '.join(ENCODERS)})")
+        if self.cond_mode not in COND_MODES:
+            raise QuickdrawError(f"model config: unknown cond_mode {self.cond_mode!r} ({', '.join(COND_MODES)})")
+        if (self.cond_mode == "none") != (self.num_classes == 0):
+            raise QuickdrawError("model config: a conditional model needs num_classes > 0 and a cond_mode")
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes > 0
+
+
+class RowGRUEncoder(nn.Module):
+    """Reads the drawing as a sequence of 28 rows of 28 pixels, both directions."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.gru = nn.GRU(28, cfg.rnn_hidden, batch_first=True, bidirectional=True)
+        self.out_dim = 2 * cfg.rnn_hidden
+
+    def forward(self, x):
+        _, last = self.gru(x.view(-1, 28, 28))  # last: (2 directions, B, H)
+        return torch.cat([last[0], last[1]], dim=1)
+
+
+class ConvEncoder(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        c = cfg.channels
+        self.net = nn.Sequential(
+            nn.Conv2d(1, c, 4, 2, 1), nn.SiLU(),  # 14x14
+            nn.Conv2d(c, 2 * c, 4, 2, 1), nn.SiLU(),  # 7x7
+            nn.Conv2d(2 * c, 2 * c, 3, 1, 1), nn.SiLU(),
+            nn.Flatten(),
+        )
+        self.out_dim = 2 * c * 7 * 7
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class Decoder(nn.Module):
+    """z -> fully connected -> 7x7 feature map -> two transposed convolutions -> 28x28 logits."""
+
+    def __init__(self, cfg: ModelConfig, z_dim: int):
+        super().__init__()
+        c = cfg.channels
+        self.fc = nn.Sequential(
+            nn.Linear(z_dim, cfg.hidden), nn.SiLU(), nn.Dropout(cfg.dropout),
+            nn.Linear(cfg.hidden, 2 * c * 7 * 7), nn.SiLU(),
+        )
+        self.deconv = nn.Sequential(
+            nn.Unflatten(1, (2 * c, 7, 7)),
+            nn.Conv2d(2 * c, 2 * c, 3, 1, 1), nn.SiLU(),
+            nn.ConvTranspose2d(2 * c, c, 4, 2, 1), nn.SiLU(),  # 14x14
+            nn.ConvTranspose2d(c, c, 4, 2, 1), nn.SiLU(),  # 28x28
+            nn.Conv2d(c, 1, 3, 1, 1),
+        )
+
+    def forward(self, z):
+        return self.deconv(self.fc(z))
+
+
+class VAE(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = RowGRUEncoder(cfg) if cfg.encoder == "rnn" else ConvEncoder(cfg)
+        cond_in = cfg.latent if cfg.cond_mode == "cvae" else 0
+        z_dim = cfg.latent * (2 if cfg.cond_mode in ("concat", "cvae") else 1)
+        self.embedding = nn.Embedding(cfg.num_classes, cfg.latent) if cfg.conditional else None
+        self.head = nn.Sequential(
+            nn.Linear(self.encoder.out_dim + cond_in, cfg.hidden), nn.SiLU(), nn.Dropout(cfg.dropout),
+            nn.Linear(cfg.hidden, 2 * cfg.latent),
+        )
+        self.decoder = Decoder(cfg, z_dim)
+
+    def _label(self, y):
+        if self.embedding is None:
+            return None
+        if y is None:
+            raise QuickdrawError("a conditional model needs class labels")
+        return self.embedding(y)
+
+    def encode(self, x, y=None):
+        h = self.encoder(x)
+        if self.cfg.cond_mode == "cvae":
+            h = torch.cat([h, self._label(y)], dim=1)
+        mu, logvar = self.head(h).chunk(2, dim=1)
+        return mu, logvar
+
+    def decode(self, z, y=None):
+        mode = self.cfg.cond_mode
+        if mode == "add":
+            z = z + self._label(y)
+        elif mode in ("concat", "cvae"):
+            z = torch.cat([z, self._label(y)], dim=1)
+        return self.decoder(z)
+
+    def forward(self, x, y=None):
+        mu, logvar = self.encode(x, y)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
+        return self.decode(z, y), mu, logvar
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def save_checkpoint(path: str | Path, model: VAE, classes: list[str], **extra) -> None:
+    from .files import atomic_path
+
+    payload = {"format": CHECKPOINT_FORMAT, "config": asdict(model.cfg), "classes": list(classes),
+               "state_dict": model.state_dict(), **extra}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[VAE, dict]:
+    """Rebuild a model from a checkpoint; any problem is one QuickdrawError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise QuickdrawError(f"{path}: no such checkpoint")
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:  # torch raises many types for corrupt or pickled files
+        raise QuickdrawError(f"{path}: not a quickdraw-vae checkpoint ({type(e).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise QuickdrawError(f"{path}: not a quickdraw-vae checkpoint (no format {CHECKPOINT_FORMAT} marker)")
+    try:
+        model = VAE(ModelConfig(**payload["config"])).to(device)
+        model.load_state_dict(payload["state_dict"])
+    except (TypeError, KeyError, RuntimeError) as e:
+        raise QuickdrawError(f"{path}: weights do not match the stored architecture ({str(e).splitlines()[0]})") from None
+    model.eval()
+    return model, payload
+
+
+def config_from_params(name: str, mp, num_classes: int = 0, cond_mode: str = "none") -> ModelConfig:
+    """The architecture named in dvc.yaml's matrix (`rnn_cnn`, `cnn_cnn`) with its params.yaml sizes."""
+    encoder = {"rnn_cnn": "rnn", "cnn_cnn": "cnn"}.get(name)
+    if encoder is None:
+        raise QuickdrawError(f"unknown model {name!r} (rnn_cnn, cnn_cnn)")
+    return ModelConfig(encoder, mp.latent, mp.channels, mp.hidden, mp.rnn_hidden, mp.dropout, num_classes, cond_mode)

@@ -1,0 +1,187 @@
+"""Turning a trained decoder into drawings: where z comes from, and how logits become pixels.
+
+Latent strategies (`sample.strategy`):
+- `prior`: z ~ N(0, I), what the VAE objective promises;
+- `temperature`: z ~ N(0, T^2 I), fewer odd drawings at T < 1;
+- `gmm`: a Gaussian mixture fitted (scikit-learn) to the encoded training drawings, per class for a
+  conditional model, sampled with its component covariances scaled by T^2. It follows the
+  aggregate posterior, which the prior only approximates.
+Pixel mappings (`sample.pixels`), never a hidden post-process:
+- `mean`: sigmoid(logits) * 255, the decoder's expected pixel;
+- `sharpened`: sigmoid(k * logits) * 255, k = `sample.sharpen`, crisper strokes;
+- `bernoulli`: one draw per pixel, 0 or 255.
+The fitted mixture and these choices are stored beside the model (`<model>.sampler.pt`, tensors
+and strings only) so the CLI samples the same way without the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import QuickdrawError
+
+STRATEGIES = ("prior", "temperature", "gmm")
+PIXELS = ("mean", "sharpened", "bernoulli")
+
+
+@dataclass
+class Sampler:
+    strategy: str
+    temperature: float
+    pixels: str
+    sharpen: float
+    # Per class (one "class" for an unconditional model): weights (C, K), means (C, K, L), chol (C, K, L, L).
+    gmm: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise QuickdrawError(f"unknown sampling strategy {self.strategy!r} ({', '.join(STRATEGIES)})")
+        if self.pixels not in PIXELS:
+            raise QuickdrawError(f"unknown pixel mapping {self.pixels!r} ({', '.join(PIXELS)})")
+        if self.strategy == "gmm" and not self.gmm:
+            raise QuickdrawError("the gmm strategy needs a fitted mixture (run the sample stage)")
+
+    def latents(self, n: int, latent: int, labels: torch.Tensor | None, gen: torch.Generator) -> torch.Tensor:
+        if self.strategy == "prior":
+            return torch.randn(n, latent, generator=gen)
+        if self.strategy == "temperature":
+            return self.temperature * torch.randn(n, latent, generator=gen)
+        groups = labels if labels is not None and len(self.gmm["weights"]) > 1 else torch.zeros(n, dtype=torch.long)
+        weights = self.gmm["weights"][groups]
+        component = torch.multinomial(weights, 1, generator=gen).squeeze(1)
+        means = self.gmm["means"][groups, component]
+        chol = self.gmm["chol"][groups, component]
+        eps = torch.randn(n, latent, 1, generator=gen)
+        return means + self.temperature * (chol @ eps).squeeze(2)
+
+    def pixels_from_logits(self, logits: torch.Tensor, gen: torch.Generator) -> np.ndarray:
+        if self.pixels == "mean":
+            p = torch.sigmoid(logits)
+        elif self.pixels == "sharpened":
+            p = torch.sigmoid(self.sharpen * logits)
+        else:
+            p = torch.bernoulli(torch.sigmoid(logits), generator=gen)
+        return (p * 255).round().to(torch.uint8).squeeze(1).cpu().numpy()
+
+    def state(self) -> dict:
+        return {"strategy": self.strategy, "temperature": self.temperature, "pixels": self.pixels,
+                "sharpen": self.sharpen, "gmm": dict(self.gmm)}
+
+
+def fit_gmm(z: np.ndarray, groups: np.ndarray, components: int, seed: int) -> dict[str, torch.Tensor]:
+    """One full-covariance mixture per group of latent codes, as plain tensors."""
+    from sklearn.mixture import GaussianMixture
+    from threadpoolctl import threadpool_limits
+
+    weights, means, chols = [], [], []
+    # OpenBLAS's default threading made this fit take ~50x longer on 2 cores.
+    with threadpool_limits(1):
+        for g in np.unique(groups):
+            codes = z[groups == g].astype(np.float64)
+            k = min(components, len(codes))
+            gmm = GaussianMixture(k, covariance_type="full", reg_covar=1e-4, random_state=seed).fit(codes)
+            pad = components - k  # classes with fewer codes than components get zero-weight copies
+            weights.append(np.pad(gmm.weights_, (0, pad)))
+            means.append(np.concatenate([gmm.means_, np.repeat(gmm.means_[:1], pad, 0)]))
+            chol = np.linalg.cholesky(gmm.covariances_)
+            chols.append(np.concatenate([chol, np.repeat(chol[:1], pad, 0)]))
+    as_tensor = lambda a: torch.tensor(np.stack(a), dtype=torch.float32)  # noqa: E731
+    return {"weights": as_tensor(weights), "means": as_tensor(means), "chol": as_tensor(chols)}
+
+
+def sampler_path(model_path: str | Path) -> Path:
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.stem + ".sampler.pt")
+
+
+def save_sampler(path: str | Path, sampler: Sampler) -> None:
+    from .files import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save(sampler.state(), tmp)
+
+
+def load_sampler(path: str | Path) -> Sampler | None:
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return Sampler(**torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as e:
+        raise QuickdrawError(f"{path}: not a sampler file ({type(e).__name__})") from None
+
+
+@torch.no_grad()
+def encode_means(model, x: torch.Tensor, y: torch.Tensor | None, batch: int = 1024) -> np.ndarray:
+    model.eval()
+    cond = model.cfg.conditional
+    return torch.cat([model.encode(x[i : i + batch], y[i : i + batch] if cond else None)[0]
+                      for i in range(0, len(x), batch)]).cpu().numpy()
+
+
+@torch.no_grad()
+def generate(model, sampler: Sampler, n: int, labels: torch.Tensor | None, seed: int,
+             batch: int = 1024) -> np.ndarray:
+    """`n` drawings as uint8 (n, 28, 28), white strokes on black like the dataset."""
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    z = sampler.latents(n, model.cfg.latent, labels, gen)
+    device = next(model.parameters()).device
+    out = []
+    for i in range(0, n, batch):
+        yb = None if labels is None else labels[i : i + batch].to(device)
+        logits = model.decode(z[i : i + batch].to(device), yb).cpu()
+        out.append(sampler.pixels_from_logits(logits, gen))
+    return np.concatenate(out)
+
+
+def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
+    """Equal numbers per class (n rounded down to a multiple of the class count)."""
+    per_class = n // num_classes
+    if per_class == 0:
+        raise QuickdrawError(f"need at least {num_classes} samples for one per class, got {n}")
+    return torch.arange(num_classes).repeat_interleave(per_class)
+
+
+def sampler_from_params(sp, model, train_images: np.ndarray, train_labels: np.ndarray) -> Sampler:
+    """Build the sampler `sample.*` asks for, fitting the mixture on the encoded training drawings."""
+    from .training import to_tensor
+
+    gmm = {}
+    if sp.strategy == "gmm":
+        cond = model.cfg.conditional
+        z = encode_means(model, to_tensor(train_images), torch.from_numpy(train_labels) if cond else None)
+        groups = train_labels if cond else np.zeros(len(z), dtype=np.int64)
+        gmm = fit_gmm(z, groups, sp.gmm_components, sp.seed)
+    return Sampler(sp.strategy, sp.temperature, sp.pixels, sp.sharpen, gmm)
+
+
+def sample_and_save(model_path: Path, train_npz: Path, sp, out_npz: Path, out_png: Path, threads: int) -> None:
+    from .data import load_split
+    from .files import save_npz
+    from .models import load_checkpoint
+    from .plots import image_rows
+    from .runtime import setup
+
+    setup(threads, sp.seed)
+    model, payload = load_checkpoint(model_path)
+    train, classes = load_split(train_npz)
+    sampler = sampler_from_params(sp, model, train.images, train.labels)
+    name = model_path.stem
+    if model.cfg.conditional:
+        labels = balanced_labels(sp.n, len(classes))
+        images = generate(model, sampler, len(labels), labels, sp.seed)
+        rows = [images[labels.numpy() == c][:12] for c in range(len(classes))]
+        image_rows(out_png, rows, classes, f"{name}: class-conditional samples ({sp.strategy}, {sp.pixels} pixels)")
+        arrays = {"images": images, "labels": labels.numpy().astype(np.int64), "classes": np.array(classes)}
+    else:
+        images = generate(model, sampler, sp.n, None, sp.seed)
+        image_rows(out_png, [images[r * 12 : (r + 1) * 12] for r in range(6)], [""] * 6,
+                   f"{name}: samples ({sp.strategy}, {sp.pixels} pixels)")
+        arrays = {"images": images}
+    save_npz(out_npz, **arrays)
+    save_sampler(sampler_path(model_path), sampler)

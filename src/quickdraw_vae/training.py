@@ -1,0 +1,172 @@
+"""Training: one loop for every model, data held as tensors and batched by index.
+
+The loop keeps the weights of the epoch with the lowest validation -ELBO (early stopping by
+selection, never looking at test), warms the KL weight up from 0 to 1, and decays the learning
+rate on a cosine.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .data import load_split
+from .errors import QuickdrawError
+from .files import write_json, write_tsv
+from .losses import bce, iwae_nll, kld
+from .models import VAE, ModelConfig, parameter_count, save_checkpoint
+from .params import TrainParams
+from .runtime import pick_device, setup
+
+HISTORY_COLUMNS = ("epoch", "train_total", "train_bce", "train_kld", "val_total", "val_bce", "val_kld")
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, 28, 28) -> float (N, 1, 28, 28) in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(images)).float().div_(255).unsqueeze(1)
+
+
+def validation_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified (train, validation) indices carved from the training split."""
+    rng = np.random.default_rng(seed)
+    train_idx, val_idx = [], []
+    for c in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == c))
+        n_val = max(1, round(len(rows) * fraction))
+        val_idx.append(rows[:n_val])
+        train_idx.append(rows[n_val:])
+    return np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(val_idx))
+
+
+@torch.no_grad()
+def evaluate(model: VAE, x: torch.Tensor, y: torch.Tensor | None, batch: int = 1024) -> dict[str, float]:
+    """Mean BCE, KLD and -ELBO (nats per drawing), using the posterior mean for reconstruction."""
+    model.eval()
+    sums = torch.zeros(2, dtype=torch.float64)
+    for start in range(0, len(x), batch):
+        xb = x[start : start + batch]
+        yb = None if y is None else y[start : start + batch]
+        mu, logvar = model.encode(xb, yb)
+        # One reparameterised sample, as in training: the ELBO is an expectation over q(z|x).
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        sums += torch.stack([bce(model.decode(z, yb), xb).sum(), kld(mu, logvar).sum()]).double().cpu()
+    b, k = (sums / len(x)).tolist()
+    return {"bce": b, "kld": k, "neg_elbo": b + k}
+
+
+@dataclass
+class FitResult:
+    model: VAE
+    history: list[dict]
+    best_epoch: int
+    seconds: float
+    drawings_per_s: float
+
+
+def fit(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epochs: int,
+        x: torch.Tensor, y: torch.Tensor | None, xv: torch.Tensor, yv: torch.Tensor | None,
+        device: torch.device) -> FitResult:
+    torch.manual_seed(tp.seed)
+    model = VAE(cfg).to(device)
+    x, xv = x.to(device), xv.to(device)
+    y = None if y is None or not cfg.conditional else y.to(device)
+    yv = None if yv is None or not cfg.conditional else yv.to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=tp.lr, weight_decay=tp.weight_decay)
+    steps_per_epoch = math.ceil(len(x) / tp.batch_size)
+    total_steps = tp.epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
+    order = torch.Generator().manual_seed(tp.seed)
+    history, best, best_val, step = [], None, math.inf, 0
+    started = time.perf_counter()
+    for epoch in range(1, tp.epochs + 1):
+        model.train()
+        sums = torch.zeros(2, dtype=torch.float64)
+        perm = torch.randperm(len(x), generator=order).to(device)
+        bar = tqdm(range(0, len(x), tp.batch_size), desc=f"{name} {epoch}/{tp.epochs}", leave=False, disable=None)
+        for start in bar:
+            idx = perm[start : start + tp.batch_size]
+            xb = x[idx]
+            yb = None if y is None else y[idx]
+            logits, mu, logvar = model(xb, yb)
+            rec, kl = bce(logits, xb).mean(), kld(mu, logvar).mean()
+            beta = min(1.0, (step + 1) / (kl_warmup_epochs * steps_per_epoch)) if kl_warmup_epochs else 1.0
+            loss = rec + beta * kl
+            if not torch.isfinite(loss):
+                raise QuickdrawError(f"{name}: training loss became {loss.item()} at epoch {epoch}; lower train.lr")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            sums += torch.stack([rec.detach() * len(idx), kl.detach() * len(idx)]).double().cpu()
+            bar.set_postfix(loss=f"{(rec + kl).item():.1f}")
+        train_bce, train_kld = (sums / len(x)).tolist()
+        val = evaluate(model, xv, yv)
+        history.append({"epoch": epoch, "train_total": train_bce + train_kld, "train_bce": train_bce,
+                        "train_kld": train_kld, "val_total": val["neg_elbo"], "val_bce": val["bce"],
+                        "val_kld": val["kld"]})
+        if val["neg_elbo"] < best_val:
+            best_val, best = val["neg_elbo"], (epoch, copy.deepcopy(model.state_dict()))
+    seconds = time.perf_counter() - started
+    model.load_state_dict(best[1])
+    model.eval()
+    return FitResult(model, history, best[0], seconds, tp.epochs * len(x) / seconds)
+
+
+def final_metrics(model: VAE, splits: dict[str, tuple[torch.Tensor, torch.Tensor]], tp: TrainParams,
+                  device: torch.device) -> dict:
+    """-ELBO terms on every split, and the importance-weighted bound on test."""
+    cond = model.cfg.conditional
+    out = {}
+    for split, (x, y) in splits.items():
+        torch.manual_seed(tp.seed)
+        out[split] = evaluate(model, x.to(device), y.to(device) if cond else None)
+    x, y = splits["test"]
+    torch.manual_seed(tp.seed)
+    nll = iwae_nll(model, x.to(device), y.to(device) if cond else None, tp.iwae_k, tp.iwae_chunk)
+    out["test"].update(iwae_nll=nll.mean().item(), iwae_k=tp.iwae_k)
+    return out
+
+
+def train_and_save(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epochs: int, prepared_dir: Path,
+                   model_out: Path, metrics_out: Path, history_out: Path, timing_out: Path) -> dict:
+    """Fit one model on the prepared splits and write its checkpoint, metrics and per-epoch history.
+
+    Everything is computed before anything is written, so a failure leaves no outputs behind.
+    """
+    setup(tp.threads, tp.seed)
+    device = pick_device(tp.device)
+    train, classes = load_split(prepared_dir / "train.npz")
+    test, _ = load_split(prepared_dir / "test.npz")
+    if cfg.conditional and cfg.num_classes != len(classes):
+        raise QuickdrawError(f"{prepared_dir / 'train.npz'}: has {len(classes)} classes, model expects {cfg.num_classes}")
+    fit_idx, val_idx = validation_split(train.labels, tp.val_fraction, tp.seed)
+    x, y = to_tensor(train.images), torch.from_numpy(train.labels)
+    result = fit(name, cfg, tp, kl_warmup_epochs, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx], device)
+    splits = {"train": (x[fit_idx], y[fit_idx]), "validation": (x[val_idx], y[val_idx]),
+              "test": (to_tensor(test.images), torch.from_numpy(test.labels))}
+    metrics = final_metrics(result.model, splits, tp, device)
+    metrics.update(model=name, architecture=cfg.encoder + "_cnn", parameters=parameter_count(result.model),
+                   best_epoch=result.best_epoch, epochs=tp.epochs,
+                   drawings={"train": len(fit_idx), "validation": len(val_idx), "test": len(test.labels)})
+    save_checkpoint(model_out, result.model, classes)
+    write_json(metrics_out, metrics)
+    write_tsv(history_out, HISTORY_COLUMNS, result.history)
+    write_json(timing_out, {"train_seconds": round(result.seconds, 2),
+                            "train_drawings_per_s": round(result.drawings_per_s, 1),
+                            "threads": tp.threads, "device": str(device)})
+    return metrics
+
+
+def pick_best(reports: dict[str, dict]) -> dict:
+    """The unconditional model with the lowest validation -ELBO (test is never consulted)."""
+    scores = {name: r["validation"]["neg_elbo"] for name, r in reports.items()}
+    best = min(sorted(scores), key=scores.get)
+    return {"best": best, "criterion": "validation neg_elbo (nats/drawing)", "validation_neg_elbo": scores}

@@ -1,0 +1,29 @@
+"""Stage `figures`: reconstructions, interpolations and loss curves of the three models."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from quickdraw_vae.errors import run_main
+from quickdraw_vae.figures import make_figures
+from quickdraw_vae.params import load_params
+from quickdraw_vae.runtime import setup
+
+MODELS = ("rnn_cnn", "cnn_cnn", "conditional")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--data", type=Path, default=Path("data/prepared"))
+    ap.add_argument("--out", type=Path, default=Path("."))
+    args = ap.parse_args(argv)
+
+    p = load_params(args.params)
+    setup(p.train.threads, p.sample.seed)
+    make_figures({m: args.out / "models" / f"{m}.pt" for m in MODELS}, args.data / "test.npz",
+                 args.out / "plots" / "train", args.out / "plots")
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

@@ -1,0 +1,29 @@
+"""Stage `train@<model>`: fit one unconditional VAE (rnn_cnn or cnn_cnn)."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from quickdraw_vae.errors import run_main
+from quickdraw_vae.models import config_from_params
+from quickdraw_vae.params import MODEL_NAMES, load_params
+from quickdraw_vae.training import train_and_save
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", choices=MODEL_NAMES, required=True)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--data", type=Path, default=Path("data/prepared"))
+    ap.add_argument("--out", type=Path, default=Path("."), help="root under which models/, metrics/, plots/ go")
+    args = ap.parse_args(argv)
+
+    p = load_params(args.params)
+    cfg = config_from_params(args.model, p.models[args.model])
+    train_and_save(args.model, cfg, p.train, p.train.kl_warmup_epochs, args.data,
+                   args.out / "models" / f"{args.model}.pt", args.out / "metrics" / "train" / f"{args.model}.json",
+                   args.out / "plots" / "train" / f"{args.model}.tsv", args.out / "timings" / f"{args.model}.json")
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

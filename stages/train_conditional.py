@@ -1,0 +1,31 @@
+"""Stage `train_conditional`: the winning architecture, conditioned on the class."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from quickdraw_vae.errors import run_main
+from quickdraw_vae.models import config_from_params
+from quickdraw_vae.params import load_params
+from quickdraw_vae.training import train_and_save
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--best", type=Path, default=Path("metrics/best.json"))
+    ap.add_argument("--data", type=Path, default=Path("data/prepared"))
+    ap.add_argument("--out", type=Path, default=Path("."))
+    args = ap.parse_args(argv)
+
+    p = load_params(args.params)
+    winner = json.loads(args.best.read_text())["best"]
+    cfg = config_from_params(winner, p.models[winner], len(p.data.classes), p.conditional.mode)
+    train_and_save("conditional", cfg, p.train, p.conditional.kl_warmup_epochs, args.data,
+                   args.out / "models" / "conditional.pt", args.out / "metrics" / "train" / "conditional.json",
+                   args.out / "plots" / "train" / "conditional.tsv", args.out / "timings" / "conditional.json")
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

@@ -1,0 +1,84 @@
+import math
+
+import pytest
+import torch
+
+from quickdraw_vae.errors import QuickdrawError
+from quickdraw_vae.losses import bce, iwae_nll, kld
+from quickdraw_vae.models import VAE, ModelConfig, load_checkpoint, save_checkpoint
+
+SMALL = dict(latent=4, channels=4, hidden=16, rnn_hidden=8, dropout=0.0)
+
+
+@pytest.mark.parametrize("encoder", ["rnn", "cnn"])
+@pytest.mark.parametrize("mode", ["none", "add", "concat", "cvae"])
+def test_shapes(encoder, mode):
+    cfg = ModelConfig(encoder, **SMALL, num_classes=0 if mode == "none" else 5, cond_mode=mode)
+    model = VAE(cfg)
+    x = torch.rand(3, 1, 28, 28)
+    y = None if mode == "none" else torch.tensor([0, 4, 2])
+    logits, mu, logvar = model(x, y)
+    assert logits.shape == (3, 1, 28, 28) and mu.shape == logvar.shape == (3, 4)
+
+
+def test_conditional_decoder_depends_on_the_label():
+    torch.manual_seed(0)
+    model = VAE(ModelConfig("cnn", **SMALL, num_classes=5, cond_mode="add")).eval()
+    z = torch.zeros(2, 4)
+    out = model.decode(z, torch.tensor([0, 1]))
+    assert not torch.allclose(out[0], out[1])
+
+
+def test_kl_of_the_prior_is_zero_and_grows_with_distance():
+    assert kld(torch.zeros(2, 8), torch.zeros(2, 8)).tolist() == [0.0, 0.0]
+    # KL(N(mu, 1) || N(0, 1)) = mu^2 / 2 per dimension.
+    assert kld(torch.full((1, 3), 2.0), torch.zeros(1, 3)).item() == pytest.approx(6.0)
+
+
+def test_bce_of_known_inputs():
+    # Logit 0 is probability 1/2: log 2 nats per pixel whatever the target.
+    assert bce(torch.zeros(1, 1, 28, 28), torch.rand(1, 1, 28, 28)).item() == pytest.approx(784 * math.log(2), rel=1e-5)
+    # A confident right answer costs nearly nothing.
+    x = (torch.rand(1, 1, 28, 28) > 0.5).float()
+    assert bce((x * 2 - 1) * 30, x).item() < 1e-6
+
+
+def test_iwae_bound_is_tighter_than_elbo_and_consistent_across_chunks():
+    torch.manual_seed(0)
+    model = VAE(ModelConfig("cnn", **SMALL)).eval()
+    x = torch.rand(5, 1, 28, 28)
+    torch.manual_seed(1)
+    one = iwae_nll(model, x, None, k=1)
+    torch.manual_seed(1)
+    many = iwae_nll(model, x, None, k=64, chunk=1000)
+    assert many.mean() < one.mean()
+    torch.manual_seed(2)
+    small_chunks = iwae_nll(model, x, None, k=64, chunk=7)
+    assert torch.allclose(small_chunks.mean(), many.mean(), rtol=0.02)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    cfg = ModelConfig("rnn", **SMALL, num_classes=5, cond_mode="cvae")
+    model = VAE(cfg).eval()
+    save_checkpoint(tmp_path / "m.pt", model, ["a", "b", "c", "d", "e"])
+    loaded, payload = load_checkpoint(tmp_path / "m.pt")
+    assert loaded.cfg == cfg and payload["classes"] == ["a", "b", "c", "d", "e"]
+    x, y = torch.rand(2, 1, 28, 28), torch.tensor([1, 3])
+    assert torch.equal(loaded(x, y)[0], model(x, y)[0])
+    # Loadable with weights_only=True: no pickled objects inside.
+    torch.load(tmp_path / "m.pt", weights_only=True)
+
+
+def test_corrupt_and_foreign_checkpoints_fail_clearly(tmp_path):
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(QuickdrawError, match="junk.pt: not a quickdraw-vae checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+    model = VAE(ModelConfig("cnn", **SMALL))
+    save_checkpoint(tmp_path / "m.pt", model, ["a", "b"])
+    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    payload["config"]["encoder"] = "rnn"
+    torch.save(payload, tmp_path / "other.pt")
+    with pytest.raises(QuickdrawError, match="other.pt: weights do not match"):
+        load_checkpoint(tmp_path / "other.pt")
+    with pytest.raises(QuickdrawError, match="missing.pt: no such checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
