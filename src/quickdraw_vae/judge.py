@@ -111,3 +111,43 @@ def load_judge(path: str | Path) -> tuple[SketchJudge, list[str]]:
     except Exception as e:
         raise QuickdrawError(f"{path}: not a sketch-judge checkpoint ({type(e).__name__})") from None
     return model.eval(), list(payload["classes"])
+
+
+def judge_report(model: SketchJudge, images: np.ndarray, labels: np.ndarray, classes: list[str]) -> tuple[dict, np.ndarray]:
+    """Accuracy, per-class accuracy and scikit-learn's report on real drawings; and the confusion matrix."""
+    from sklearn.metrics import classification_report, confusion_matrix
+
+    predicted = predict_proba(model, images).argmax(1)
+    matrix = confusion_matrix(labels, predicted, labels=range(len(classes)))
+    report = classification_report(labels, predicted, labels=range(len(classes)), target_names=classes,
+                                   output_dict=True, zero_division=0)
+    per_class = {c: round(float(matrix[i, i] / max(1, matrix[i].sum())), 4) for i, c in enumerate(classes)}
+    return {"test_accuracy": round(float((predicted == labels).mean()), 4), "per_class_accuracy": per_class,
+            "macro_f1": round(float(report["macro avg"]["f1-score"]), 4)}, matrix
+
+
+def classify_samples(model: SketchJudge, samples: dict[str, tuple[np.ndarray, np.ndarray | None]],
+                     classes: list[str]) -> dict:
+    """How the judge sees each model's samples.
+
+    Conditional samples: per class, the share the judge calls by their own class and its mean
+    confidence in that class. Unconditional samples: the distribution of predicted classes.
+    """
+    out = {}
+    for name, (images, labels) in samples.items():
+        proba = predict_proba(model, images)
+        predicted = proba.argmax(1)
+        if labels is None:
+            share = np.bincount(predicted, minlength=len(classes)) / len(predicted)
+            out[name] = {"predicted_share": {c: round(float(share[i]), 4) for i, c in enumerate(classes)},
+                         "mean_confidence": round(float(proba.max(1).mean()), 4)}
+            continue
+        per_class = {}
+        for i, c in enumerate(classes):
+            rows = labels == i
+            per_class[c] = {"accuracy": round(float((predicted[rows] == i).mean()), 4),
+                            "confidence": round(float(proba[rows, i].mean()), 4)}
+        accuracies = [v["accuracy"] for v in per_class.values()]
+        out[name] = {"accuracy": round(float(np.mean(accuracies)), 4), "min_class_accuracy": min(accuracies),
+                     "per_class": per_class}
+    return out

@@ -58,14 +58,25 @@ class RowGRUEncoder(nn.Module):
         return torch.cat([last[0], last[1]], dim=1)
 
 
+class ResBlock(nn.Module):
+    """Pre-activation residual block: BatchNorm and SiLU before each 3x3 convolution."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.f = nn.Sequential(nn.BatchNorm2d(c), nn.SiLU(), nn.Conv2d(c, c, 3, 1, 1),
+                               nn.BatchNorm2d(c), nn.SiLU(), nn.Conv2d(c, c, 3, 1, 1))
+
+    def forward(self, x):
+        return x + self.f(x)
+
+
 class ConvEncoder(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         c = cfg.channels
         self.net = nn.Sequential(
-            nn.Conv2d(1, c, 4, 2, 1), nn.SiLU(),  # 14x14
-            nn.Conv2d(c, 2 * c, 4, 2, 1), nn.SiLU(),  # 7x7
-            nn.Conv2d(2 * c, 2 * c, 3, 1, 1), nn.SiLU(),
+            nn.Conv2d(1, c, 4, 2, 1), nn.SiLU(), ResBlock(c),  # 14x14
+            nn.Conv2d(c, 2 * c, 4, 2, 1), nn.SiLU(), ResBlock(2 * c),  # 7x7
             nn.Flatten(),
         )
         self.out_dim = 2 * c * 7 * 7
@@ -75,25 +86,21 @@ class ConvEncoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """z -> fully connected -> 7x7 feature map -> two transposed convolutions -> 28x28 logits."""
+    """z -> fully connected -> 7x7 feature map -> transposed convolutions -> 28x28 logits."""
 
     def __init__(self, cfg: ModelConfig, z_dim: int):
         super().__init__()
         c = cfg.channels
-        self.fc = nn.Sequential(
+        self.net = nn.Sequential(
             nn.Linear(z_dim, cfg.hidden), nn.SiLU(), nn.Dropout(cfg.dropout),
             nn.Linear(cfg.hidden, 2 * c * 7 * 7), nn.SiLU(),
-        )
-        self.deconv = nn.Sequential(
-            nn.Unflatten(1, (2 * c, 7, 7)),
-            nn.Conv2d(2 * c, 2 * c, 3, 1, 1), nn.SiLU(),
-            nn.ConvTranspose2d(2 * c, c, 4, 2, 1), nn.SiLU(),  # 14x14
-            nn.ConvTranspose2d(c, c, 4, 2, 1), nn.SiLU(),  # 28x28
-            nn.Conv2d(c, 1, 3, 1, 1),
+            nn.Unflatten(1, (2 * c, 7, 7)), ResBlock(2 * c),
+            nn.ConvTranspose2d(2 * c, c, 4, 2, 1), nn.BatchNorm2d(c), nn.SiLU(), ResBlock(c),  # 14x14
+            nn.ConvTranspose2d(c, 1, 4, 2, 1),  # 28x28 logits
         )
 
     def forward(self, z):
-        return self.deconv(self.fc(z))
+        return self.net(z)
 
 
 class VAE(nn.Module):

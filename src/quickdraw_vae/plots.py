@@ -59,3 +59,47 @@ def loss_components(path, name: str, h: dict) -> None:
         ax.grid(alpha=0.3), ax.legend()
     save_figure(path, fig)
     plt.close(fig)
+
+
+def confusion(path, matrix: np.ndarray, classes: list[str], title: str) -> None:
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ConfusionMatrixDisplay(matrix, display_labels=classes).plot(ax=ax, colorbar=False, cmap="Blues")
+    ax.set_title(title)
+    save_figure(path, fig)
+    plt.close(fig)
+
+
+def labelled_samples(path, images: np.ndarray, true: np.ndarray, predicted: np.ndarray, confidence: np.ndarray,
+                     classes: list[str], per_class: int = 8) -> None:
+    """Conditional samples, one row per class asked for, each titled with the judge's call."""
+    fig, axes = plt.subplots(len(classes), per_class, figsize=(per_class * 1.1, len(classes) * 1.3), squeeze=False)
+    for r in range(len(classes)):
+        rows = np.flatnonzero(true == r)[:per_class]
+        for c in range(per_class):
+            ax = axes[r, c]
+            ax.set_xticks([]), ax.set_yticks([])
+            if c < len(rows):
+                i = rows[c]
+                ax.imshow(images[i], cmap="gray", vmin=0, vmax=255)
+                ok = predicted[i] == r
+                ax.set_title(f"{classes[predicted[i]]}\n{confidence[i]:.2f}", fontsize=7, color="green" if ok else "red")
+        axes[r, 0].set_ylabel(classes[r], rotation=0, ha="right", va="center")
+    fig.suptitle("Conditional samples: judge's prediction and confidence (green = asked-for class)")
+    save_figure(path, fig)
+    plt.close(fig)
+
+
+def metrics_bars(path, table: dict[str, dict[str, float]], metrics: list[str], title: str) -> None:
+    """One panel per metric, one bar per model (the real-vs-real floor included)."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.6), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        names = [n for n in table if metric in table[n]]
+        ax.bar(names, [table[n][metric] for n in names], color="tab:blue")
+        ax.set_title(metric)
+        ax.tick_params(axis="x", rotation=30)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(title)
+    save_figure(path, fig)
+    plt.close(fig)

@@ -1,0 +1,157 @@
+"""Inception Score, FID and KID through torch-fidelity, in two feature spaces.
+
+- `sketch`: our judge, registered as a torch-fidelity feature extractor (penultimate features for
+  FID/KID, logits for IS). The metric code stays torch-fidelity's.
+- `inception`: the standard InceptionV3 FID weights torch-fidelity uses, from its download cache
+  or a local file (`evaluate.inception_weights`). Photographs, not drawings, taught it: kept so
+  figures compare with the study's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch_fidelity
+from torch.utils.data import Dataset
+from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+
+from .errors import QuickdrawError
+
+SKETCH = "quickdraw-sketch-judge"
+INCEPTION = "inception-v3-compat"
+INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
+
+
+class Drawings(Dataset):
+    """uint8 (N, 28, 28) drawings as torch-fidelity wants them: bare uint8 tensors, 3 x H x W."""
+
+    def __init__(self, images: np.ndarray):
+        self.images = torch.from_numpy(np.ascontiguousarray(images))
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.images[i].unsqueeze(0).expand(3, -1, -1).contiguous()
+
+
+class SketchJudgeExtractor(FeatureExtractorBase):
+    """The judge as a torch-fidelity feature extractor; its checkpoint comes in as the weights path."""
+
+    def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
+        super().__init__(name, features_list)
+        from .judge import load_judge
+
+        self.judge, _ = load_judge(feature_extractor_weights_path)
+
+    @staticmethod
+    def get_provided_features_list():
+        return ("features", "logits")
+
+    @staticmethod
+    def get_default_feature_layer_for_metric(metric):
+        return {"isc": "logits", "fid": "features", "kid": "features"}[metric]
+
+    @staticmethod
+    def can_be_compiled():
+        return False
+
+    @staticmethod
+    def get_dummy_input_for_compile():
+        return torch.zeros(1, 3, 28, 28, dtype=torch.uint8)
+
+    def forward(self, x):
+        x = x[:, :1].float() / 255  # the three channels are copies of one
+        features = self.judge.features(x)
+        out = {"features": features, "logits": self.judge.classify(features)}
+        return tuple(out[name] for name in self.features_list)
+
+
+if SKETCH not in torch_fidelity.registry.FEATURE_EXTRACTORS_REGISTRY:
+    torch_fidelity.register_feature_extractor(SKETCH, SketchJudgeExtractor)
+
+
+def inception_weights_path(configured: str) -> str | None:
+    """The InceptionV3 weights file to use, or None to let torch-fidelity download it.
+
+    Fails with one line saying which file to place where when neither a configured file nor the
+    download cache holds the weights and the network cannot fetch them.
+    """
+    if configured:
+        if not Path(configured).is_file():
+            raise QuickdrawError(f"params.yaml: evaluate.inception_weights {configured!r} does not exist")
+        return configured
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+    if cached.is_file():
+        return str(cached)
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
+    try:
+        torch.hub.download_url_to_file(URL_INCEPTION_V3, str(cached.with_suffix(".part")), progress=False)
+    except Exception as e:
+        raise QuickdrawError(
+            f"InceptionV3 weights unavailable ({type(e).__name__}): download {URL_INCEPTION_V3} to {cached} "
+            "or set evaluate.inception_weights to a local copy"
+        ) from None
+    cached.with_suffix(".part").replace(cached)
+    return str(cached)
+
+
+def fidelity(generated: np.ndarray, real: np.ndarray, extractor: str, weights: str | None,
+             kid_subset_size: int, seed: int) -> dict[str, float]:
+    """IS of `generated`, FID and KID of `generated` against `real`, in one feature space."""
+    name = {"sketch": SKETCH, "inception": INCEPTION}[extractor]
+    subset = min(kid_subset_size, len(generated), len(real))
+    result = torch_fidelity.calculate_metrics(
+        input1=Drawings(generated), input2=Drawings(real), isc=True, fid=True, kid=True,
+        feature_extractor=name, feature_extractor_weights_path=weights,
+        kid_subset_size=subset, isc_splits=10, rng_seed=seed, batch_size=256,
+        cuda=torch.cuda.is_available(), cache=False, verbose=False, save_cpu_ram=True,
+    )
+    return {
+        "is": float(result["inception_score_mean"]), "is_std": float(result["inception_score_std"]),
+        "fid": float(result["frechet_inception_distance"]),
+        "kid": float(result["kernel_inception_distance_mean"]), "kid_std": float(result["kernel_inception_distance_std"]),
+    }
+
+
+def load_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """A samples file: `images` uint8 (N, 28, 28), optional int `labels` (N,)."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            images = z["images"]
+            labels = z["labels"] if "labels" in z.files else None
+    except (OSError, ValueError, KeyError) as e:
+        raise QuickdrawError(f"{path}: not a samples file with an `images` array ({type(e).__name__})") from None
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise QuickdrawError(f"{path}: images must be uint8 (N, 28, 28), got {images.dtype} {images.shape}")
+    if labels is not None and labels.shape != (len(images),):
+        raise QuickdrawError(f"{path}: labels must have shape ({len(images)},), got {labels.shape}")
+    return images, labels
+
+
+def subsample(images: np.ndarray, n: int, seed: int, where: str) -> np.ndarray:
+    if len(images) < n:
+        raise QuickdrawError(f"{where}: has {len(images)} drawings, evaluate.n asks for {n}")
+    return images[np.sort(np.random.default_rng(seed).choice(len(images), n, replace=False))]
+
+
+def evaluate_generation(samples: dict[str, Path], real_test: np.ndarray, real_train: np.ndarray, ep,
+                        judge_path: Path) -> dict:
+    """Every model's IS/FID/KID in every feature space, plus the real-vs-real floor, at one N."""
+    weights = {"sketch": str(judge_path)}
+    if "inception" in ep.feature_extractors:
+        weights["inception"] = inception_weights_path(ep.inception_weights)
+    sets = {"real_floor": subsample(real_train, ep.n, ep.seed, "data/prepared/train.npz")}
+    for name, path in samples.items():
+        sets[name] = subsample(load_samples(path)[0], ep.n, ep.seed, str(path))
+    real = subsample(real_test, ep.n, ep.seed, "data/prepared/test.npz")
+    out = {"n": ep.n}
+    for space in ep.feature_extractors:
+        for name, images in sets.items():
+            scores = fidelity(images, real, space, weights[space], ep.kid_subset_size, ep.seed)
+            out.update({f"{name}.{space}.{k}": round(v, 6) for k, v in scores.items()})
+    return out

@@ -1,0 +1,34 @@
+"""Stage `evaluate`: IS, FID and KID of every model's samples against real test drawings."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from quickdraw_vae.data import load_split
+from quickdraw_vae.errors import run_main
+from quickdraw_vae.files import write_json
+from quickdraw_vae.metrics import evaluate_generation
+from quickdraw_vae.params import load_params
+from quickdraw_vae.runtime import setup
+
+MODELS = ("rnn_cnn", "cnn_cnn", "conditional")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--data", type=Path, default=Path("data/prepared"))
+    ap.add_argument("--out", type=Path, default=Path("."))
+    args = ap.parse_args(argv)
+
+    p = load_params(args.params)
+    setup(p.train.threads, p.evaluate.seed)
+    test, _ = load_split(args.data / "test.npz")
+    train, _ = load_split(args.data / "train.npz")
+    samples = {m: args.out / "data" / "samples" / f"{m}.npz" for m in MODELS}
+    result = evaluate_generation(samples, test.images, train.images, p.evaluate, args.out / "models" / "judge.pt")
+    write_json(args.out / "metrics" / "generation.json", result)
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

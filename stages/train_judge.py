@@ -1,0 +1,40 @@
+"""Stage `train_judge`: the sketch classifier behind the `sketch` feature space and the classify stage."""
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from quickdraw_vae.data import load_split
+from quickdraw_vae.errors import run_main
+from quickdraw_vae.files import write_json
+from quickdraw_vae.judge import judge_report, save_judge, train_judge
+from quickdraw_vae.params import load_params
+from quickdraw_vae.plots import confusion
+from quickdraw_vae.runtime import setup
+from quickdraw_vae.training import to_tensor
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--data", type=Path, default=Path("data/prepared"))
+    ap.add_argument("--out", type=Path, default=Path("."))
+    args = ap.parse_args(argv)
+
+    p = load_params(args.params)
+    setup(p.train.threads, p.judge.seed)
+    train, classes = load_split(args.data / "train.npz")
+    test, _ = load_split(args.data / "test.npz")
+    judge = train_judge(to_tensor(train.images), torch.from_numpy(train.labels), len(classes),
+                        p.judge.epochs, p.judge.batch_size, p.judge.lr, p.judge.seed)
+    report, matrix = judge_report(judge, test.images, test.labels, classes)
+    save_judge(args.out / "models" / "judge.pt", judge, classes)
+    write_json(args.out / "metrics" / "judge.json", report)
+    confusion(args.out / "plots" / "judge_confusion.png", matrix, classes,
+              f"Sketch judge on real test drawings (accuracy {report['test_accuracy']:.1%})")
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))
