@@ -7,7 +7,13 @@ STAMP := $(VENV)/.installed
 # pip here also reads local wheel folders and complains about each one it skips; keep the real errors.
 QUIET_PIP := grep -v "^WARNING: Location" || true
 
-.PHONY: setup run test bench clean
+# Vega for the offline plots page: npm packages in an ignored folder, never committed.
+VEGA_DIR ?= .vega
+VEGA_JS := $(VEGA_DIR)/node_modules/vega/build/vega.min.js $(VEGA_DIR)/node_modules/vega-lite/build/vega-lite.min.js \
+	$(VEGA_DIR)/node_modules/vega-embed/build/vega-embed.min.js
+PLOTS_DIR ?= dvc_plots
+
+.PHONY: setup run test plots vega browser clean
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -17,10 +23,25 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: setup
-	$(VENV)/bin/dvc repro
+	PATH=$(abspath $(VENV))/bin:$$PATH dvc repro
 
-test: setup
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+# The test set-up also brings what the offline-plots test drives: Vega from npm and Debian's Chromium.
+test: setup vega browser
+	PATH=$(abspath $(VENV))/bin:$$PATH python -m pytest -q $(PYTEST_ARGS)
+
+vega: $(firstword $(VEGA_JS))
+$(firstword $(VEGA_JS)):
+	npm install --no-save --no-audit --no-fund --loglevel=error --prefix $(VEGA_DIR) \
+		vega@5.33.1 vega-lite@5.23.0 vega-embed@6.29.0
+
+browser:
+	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+# `dvc plots show` loads Vega from a CDN; this page loads local copies and works offline.
+plots: setup vega
+	PATH=$(abspath $(VENV))/bin:$$PATH dvc plots show --html-template .dvc/offline_plots.html -o $(PLOTS_DIR)
+	cp $(VEGA_JS) $(PLOTS_DIR)/
+	@echo "offline plots: $(PLOTS_DIR)/index.html"
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(VEGA_DIR) $(PLOTS_DIR)

@@ -100,14 +100,16 @@ def inception_weights_path(configured: str) -> str | None:
 
 
 def fidelity(generated: np.ndarray, real: np.ndarray, extractor: str, weights: str | None,
-             kid_subset_size: int, seed: int) -> dict[str, float]:
-    """IS of `generated`, FID and KID of `generated` against `real`, in one feature space."""
-    name = {"sketch": SKETCH, "inception": INCEPTION}[extractor]
+             kid_subset_size: int, seed: int, isc_splits: int = 10) -> dict[str, float]:
+    """IS of `generated`, FID and KID of `generated` against `real`, in one feature space.
+
+    `extractor` is a torch-fidelity registry name (SKETCH, INCEPTION, or one a caller registered).
+    """
     subset = min(kid_subset_size, len(generated), len(real))
     result = torch_fidelity.calculate_metrics(
         input1=Drawings(generated), input2=Drawings(real), isc=True, fid=True, kid=True,
-        feature_extractor=name, feature_extractor_weights_path=weights,
-        kid_subset_size=subset, isc_splits=10, rng_seed=seed, batch_size=256,
+        feature_extractor=extractor, feature_extractor_weights_path=weights,
+        kid_subset_size=subset, isc_splits=isc_splits, rng_seed=seed, batch_size=256,
         cuda=torch.cuda.is_available(), cache=False, verbose=False, save_cpu_ram=True,
     )
     return {
@@ -142,6 +144,7 @@ def subsample(images: np.ndarray, n: int, seed: int, where: str) -> np.ndarray:
 def evaluate_generation(samples: dict[str, Path], real_test: np.ndarray, real_train: np.ndarray, ep,
                         judge_path: Path) -> dict:
     """Every model's IS/FID/KID in every feature space, plus the real-vs-real floor, at one N."""
+    registry_name = {"sketch": SKETCH, "inception": INCEPTION}
     weights = {"sketch": str(judge_path)}
     if "inception" in ep.feature_extractors:
         weights["inception"] = inception_weights_path(ep.inception_weights)
@@ -152,6 +155,6 @@ def evaluate_generation(samples: dict[str, Path], real_test: np.ndarray, real_tr
     out = {"n": ep.n}
     for space in ep.feature_extractors:
         for name, images in sets.items():
-            scores = fidelity(images, real, space, weights[space], ep.kid_subset_size, ep.seed)
+            scores = fidelity(images, real, registry_name[space], weights[space], ep.kid_subset_size, ep.seed)
             out.update({f"{name}.{space}.{k}": round(v, 6) for k, v in scores.items()})
     return out

@@ -1,0 +1,134 @@
+import numpy as np
+import pytest
+import torch
+import torch_fidelity
+from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+
+from quickdraw_vae.errors import QuickdrawError
+from quickdraw_vae.judge import JudgeConfig, SketchJudge, classify_samples, save_judge
+from quickdraw_vae.metrics import INCEPTION, SKETCH, fidelity, inception_weights_path, load_samples
+
+ONEHOT = "test-onehot-by-brightness"
+
+
+class OneHotByBrightness(FeatureExtractorBase):
+    """A perfectly confident 'classifier': the class is the drawing's brightness bucket."""
+
+    def __init__(self, name, features_list, **kwargs):
+        super().__init__(name, features_list)
+
+    @staticmethod
+    def get_provided_features_list():
+        return ("features", "logits")
+
+    @staticmethod
+    def get_default_feature_layer_for_metric(metric):
+        return "logits" if metric == "isc" else "features"
+
+    @staticmethod
+    def can_be_compiled():
+        return False
+
+    @staticmethod
+    def get_dummy_input_for_compile():
+        return None
+
+    def forward(self, x):
+        bucket = (x[:, 0, 0, 0].long() // 50).clamp(max=4)
+        logits = torch.nn.functional.one_hot(bucket, 5).float() * 100
+        return tuple({"features": logits / 100 + x.float().mean((1, 2, 3), keepdim=False).unsqueeze(1) / 255,
+                      "logits": logits}[f] for f in self.features_list)
+
+
+if ONEHOT not in torch_fidelity.registry.FEATURE_EXTRACTORS_REGISTRY:
+    torch_fidelity.register_feature_extractor(ONEHOT, OneHotByBrightness)
+
+
+def _buckets(n_per_class):
+    return np.repeat(np.arange(5) * 50 + 10, n_per_class).astype(np.uint8)[:, None, None] * np.ones((1, 28, 28), np.uint8)
+
+
+def test_inception_score_of_confident_even_predictions_is_the_class_count():
+    images = _buckets(40)
+    # One split, so every split is evenly spread: IS = exp(H(y)) = 5.
+    result = fidelity(images, images, ONEHOT, None, kid_subset_size=50, seed=0, isc_splits=1)
+    assert result["is"] == pytest.approx(5.0, rel=1e-4)
+
+
+def test_inception_score_of_one_class_is_one():
+    images = _buckets(40)[:40]
+    assert fidelity(images, images, ONEHOT, None, 20, seed=0, isc_splits=1)["is"] == pytest.approx(1.0, rel=1e-4)
+
+
+@pytest.fixture(scope="module")
+def judge_path(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("judge") / "judge.pt"
+    save_judge(path, SketchJudge(JudgeConfig(5)), list("abcde"))
+    return str(path)
+
+
+def test_fid_of_a_set_with_itself_is_zero_and_grows_with_difference(shared_quickdraw, judge_path):
+    real = np.load(shared_quickdraw / "snowman.npy")[:300].reshape(-1, 28, 28)
+    same = fidelity(real, real, SKETCH, judge_path, 100, 0)
+    assert abs(same["fid"]) < 1e-3 and abs(same["kid"]) < 1e-3
+    more = np.load(shared_quickdraw / "snowman.npy")[300:600].reshape(-1, 28, 28)
+    other = np.load(shared_quickdraw / "hand.npy")[:300].reshape(-1, 28, 28)
+    same_class = fidelity(more, real, SKETCH, judge_path, 100, 0)["fid"]
+    assert fidelity(other, real, SKETCH, judge_path, 100, 0)["fid"] > 3 * same_class > 0
+
+
+def test_sketch_metrics_are_deterministic(shared_quickdraw, judge_path):
+    a = np.load(shared_quickdraw / "rabbit.npy")[:200].reshape(-1, 28, 28)
+    b = np.load(shared_quickdraw / "yoga.npy")[:200].reshape(-1, 28, 28)
+    assert fidelity(a, b, SKETCH, judge_path, 50, 3) == fidelity(a, b, SKETCH, judge_path, 50, 3)
+
+
+def test_inception_path_runs_with_a_weights_file(tmp_path):
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    # Randomly initialised weights, built without downloading or reading anything.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(torch, "load", lambda *a, **k: {})
+        mp.setattr(torch.nn.Module, "load_state_dict", lambda self, *a, **k: None)
+        model = FeatureExtractorInceptionV3(INCEPTION, ["2048"], feature_extractor_weights_path="unused")
+    weights = tmp_path / "inception.pth"
+    torch.save(model.state_dict(), weights)
+    images = np.random.default_rng(0).integers(0, 256, (12, 28, 28), dtype=np.uint8)
+    path = inception_weights_path(str(weights))
+    result = fidelity(images, images[::-1].copy(), INCEPTION, path, kid_subset_size=6, seed=0)
+    assert set(result) == {"is", "is_std", "fid", "kid", "kid_std"}
+    assert np.isfinite(list(result.values())).all()
+
+
+def test_inception_weights_missing_file_names_the_key():
+    with pytest.raises(QuickdrawError, match="evaluate.inception_weights '/nope.pth' does not exist"):
+        inception_weights_path("/nope.pth")
+
+
+def test_inception_weights_unreachable_says_where_to_put_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setattr("torch_fidelity.feature_extractor_inceptionv3.URL_INCEPTION_V3", "http://127.0.0.1:9/w.pth")
+    with pytest.raises(QuickdrawError, match=r"InceptionV3 weights unavailable .*weights-inception-2015-12-05"):
+        inception_weights_path("")
+
+
+def test_classify_counts_per_class_accuracy(judge_path):
+    from quickdraw_vae.judge import load_judge
+
+    judge, classes = load_judge(judge_path)
+    images = np.zeros((10, 28, 28), np.uint8)
+    labels = np.repeat(np.arange(5), 2)
+    result = classify_samples(judge, {"cond": (images, labels), "free": (images, None)}, classes)
+    # Identical inputs get one prediction: exactly one class is right, so the mean accuracy is 1/5.
+    assert result["cond"]["accuracy"] == pytest.approx(0.2)
+    assert sum(result["free"]["predicted_share"].values()) == pytest.approx(1.0)
+
+
+def test_samples_file_with_wrong_dtype_or_shape_fails_clearly(tmp_path):
+    np.savez(tmp_path / "float.npz", images=np.zeros((4, 28, 28), np.float32))
+    with pytest.raises(QuickdrawError, match=r"float.npz: images must be uint8 \(N, 28, 28\)"):
+        load_samples(tmp_path / "float.npz")
+    np.savez(tmp_path / "shape.npz", images=np.zeros((4, 784), np.uint8))
+    with pytest.raises(QuickdrawError, match="shape.npz: images must be uint8"):
+        load_samples(tmp_path / "shape.npz")

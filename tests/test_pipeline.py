@@ -1,0 +1,176 @@
+"""End to end: the whole DAG on tiny settings in a throwaway copy of the repo, driven by DVC itself."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import REPO, SHARED
+
+pytestmark = pytest.mark.slow
+
+TINY = {
+    "data.train_per_class": 48, "data.test_per_class": 16,
+    "train.epochs": 2, "train.batch_size": 32, "train.iwae_k": 4,
+    "sample.n": 60, "sample.gmm_components": 2, "judge.epochs": 1,
+    "evaluate.n": 40, "evaluate.kid_subset_size": 20,
+    **{f"models.{m}.{k}": v for m in ("rnn_cnn", "cnn_cnn")
+       for k, v in {"latent": 4, "channels": 4, "hidden": 16, "rnn_hidden": 8}.items()},
+}
+STAGES = ["prepare", "train@rnn_cnn", "train@cnn_cnn", "select_best", "train_conditional", "sample@rnn_cnn",
+          "sample@cnn_cnn", "sample@conditional", "figures", "train_judge", "evaluate", "classify", "report"]
+
+
+def sh(*cmd, cwd, check=True):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def copy_repo(dest: Path) -> Path:
+    """The project's own files (what a clone has), committed in a fresh git repo."""
+    files = sh("git", "ls-files", "-co", "--exclude-standard", cwd=REPO).stdout.split()
+    skip = ("dvc.lock", "metrics/", "timings/", "plots/train/")
+    for f in files:
+        if not f.startswith(skip) and (REPO / f).is_file():
+            (dest / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / f, dest / f)
+    sh("git", "init", "-q", cwd=dest)
+    sh("git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A", cwd=dest)
+    sh("git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "copy", cwd=dest)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def tiny_repo(tmp_path_factory):
+    if not (SHARED / "rabbit.npy").exists():
+        pytest.skip("../shared/quickdraw is not beside the repo")
+    repo = copy_repo(tmp_path_factory.mktemp("repo"))
+    sets = [a for k, v in {"data.source": str(SHARED), **TINY}.items() for a in ("-S", f"{k}={v}")]
+    run = sh("dvc", "exp", "run", *sets, cwd=repo)
+    return repo, run.stdout
+
+
+def test_every_stage_runs_and_writes_its_outputs(tiny_repo):
+    repo, log = tiny_repo
+    for stage in STAGES:
+        assert f"Running stage '{stage}'" in log
+    for out in ["models/rnn_cnn.pt", "models/cnn_cnn.pt", "models/conditional.pt", "models/judge.pt",
+                "data/samples/conditional.npz", "metrics/best.json", "metrics/generation.json",
+                "metrics/classifier_eval.json", "metrics/metrics_summary.md", "plots/interpolation.png",
+                "plots/reconstructions.png", "plots/loss_comparison.png", "plots/conditional_samples.png",
+                "plots/cnn_cnn_loss_components.png", "plots/metrics_comparison.png", "plots/judge_confusion.png"]:
+        assert (repo / out).is_file(), out
+    with np.load(repo / "data/samples/conditional.npz") as z:
+        assert z["images"].dtype == np.uint8 and z["images"].shape == (60, 28, 28)
+        assert np.bincount(z["labels"]).tolist() == [12] * 5
+    history = (repo / "plots/train/cnn_cnn.tsv").read_text().splitlines()
+    assert history[0].split("\t")[:4] == ["epoch", "train_total", "train_bce", "train_kld"] and len(history) == 3
+
+
+def test_metrics_have_every_figure(tiny_repo):
+    repo, _ = tiny_repo
+    report = json.loads((repo / "metrics/train/cnn_cnn.json").read_text())
+    for split in ("train", "validation", "test"):
+        assert set(report[split]) >= {"bce", "kld", "neg_elbo"}
+    assert report["test"]["iwae_k"] == 4 and report["test"]["iwae_nll"] <= report["test"]["neg_elbo"] + 5
+    best = json.loads((repo / "metrics/best.json").read_text())
+    assert best["best"] in ("rnn_cnn", "cnn_cnn")
+    generation = json.loads((repo / "metrics/generation.json").read_text())
+    assert generation["n"] == 40
+    for model in ("rnn_cnn", "cnn_cnn", "conditional", "real_floor"):
+        assert {f"{model}.sketch.{m}" for m in ("is", "fid", "kid")} <= set(generation)
+    shown = sh("dvc", "metrics", "show", "--json", cwd=repo).stdout
+    assert "metrics/train/conditional.json" in shown and "metrics/generation.json" in shown
+
+
+def test_nothing_to_do_after_a_run_and_epochs_rerun_only_training_onwards(tiny_repo):
+    repo, _ = tiny_repo
+    assert "up to date" in sh("dvc", "repro", cwd=repo).stdout.lower()
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    original = (repo / "params.yaml").read_text()
+    params["train"]["epochs"] = 3
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    try:
+        dry = sh("dvc", "repro", "--dry", cwd=repo).stdout
+    finally:
+        (repo / "params.yaml").write_text(original)
+    assert "Running stage 'prepare'" not in dry
+    assert "Running stage 'train@cnn_cnn'" in dry and "Running stage 'report'" in dry
+
+
+def test_cli_samples_and_scores_with_pipeline_checkpoints(tiny_repo, tmp_path):
+    repo, _ = tiny_repo
+    cli = [sys.executable, "-m", "quickdraw_vae.cli"]
+    out = tmp_path / "s.npz"
+    sh(*cli, "sample", "--model", "models/conditional.pt", "--n", "10", "--label", "snowman", "--seed", "7",
+       "--out", out, "--png", tmp_path / "g.png", cwd=repo)
+    with np.load(out) as z:
+        assert z["images"].shape == (10, 28, 28) and set(z["labels"]) == {3}
+    first = out.read_bytes()
+    sh(*cli, "sample", "--model", "models/conditional.pt", "--n", "10", "--label", "3", "--seed", "7", "--out", out, cwd=repo)
+    assert out.read_bytes() == first, "same seed, same drawings"
+    scored = json.loads(sh(*cli, "score", "--model", "models/cnn_cnn.pt", "--data", SHARED / "hand.npy",
+                           "--iwae-k", "2", cwd=repo).stdout)
+    assert scored["n"] == 800 and scored["neg_elbo"] == pytest.approx(scored["bce"] + scored["kld"], abs=1e-3)
+    scored = json.loads(sh(*cli, "score", "--model", "models/conditional.pt", "--data", out, cwd=repo).stdout)
+    assert scored["n"] == 10 and scored["iwae_k"] == 100
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sample", "--model", "models/conditional.pt", "--n", "5"], "is conditional: give --label or --all-classes"),
+    (["sample", "--model", "models/conditional.pt", "--label", "unicorn"], "--label 'unicorn': unknown class"),
+    (["sample", "--model", "models/cnn_cnn.pt", "--label", "hand"], "is unconditional"),
+    (["sample", "--model", "dvc.yaml"], "dvc.yaml: not a quickdraw-vae checkpoint"),
+    (["score", "--model", "models/conditional.pt", "--data", str(SHARED / "hand.npy")], "need `labels`"),
+    (["score", "--model", "models/judge.pt", "--data", str(SHARED / "hand.npy")], "judge.pt: not a quickdraw-vae checkpoint"),
+])
+def test_cli_errors_are_one_line(tiny_repo, tmp_path, args, message):
+    repo, _ = tiny_repo
+    result = sh(sys.executable, "-m", "quickdraw_vae.cli", *args, "--out", tmp_path / "x.npz", cwd=repo, check=False) \
+        if args[0] == "sample" else sh(sys.executable, "-m", "quickdraw_vae.cli", *args, cwd=repo, check=False)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_collapsed_model_scores_worse_fid_than_the_trained_one(tiny_repo):
+    from quickdraw_vae.data import load_split
+    from quickdraw_vae.metrics import SKETCH, fidelity, subsample
+
+    repo, _ = tiny_repo
+    generation = json.loads((repo / "metrics/generation.json").read_text())
+    train, _ = load_split(repo / "data/prepared/train.npz")
+    test, _ = load_split(repo / "data/prepared/test.npz")
+    # A decoder that draws each class's average drawing: perfect class identity, no diversity.
+    means = np.stack([train.images[train.labels == c].mean(0) for c in range(5)]).round().astype(np.uint8)
+    collapsed = means[np.arange(40) % 5]
+    real = subsample(test.images, 40, 0, "test")
+    fid = fidelity(collapsed, real, SKETCH, str(repo / "models/judge.pt"), 20, 0)["fid"]
+    assert fid > generation["conditional.sketch.fid"]
+
+
+def test_offline_plots_page_renders_charts_in_chromium(tiny_repo, tmp_path):
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("chromium is not installed: `make test` installs it (Debian package chromium)")
+    repo, _ = tiny_repo
+    venv = Path(sys.executable).parent.parent
+    sh("make", "plots", f"VENV={venv}", "-o", f"{venv}/.installed", f"VEGA_DIR={REPO / '.vega'}",
+       f"PLOTS_DIR={tmp_path / 'page'}", cwd=repo)
+    page = tmp_path / "page" / "index.html"
+    assert "cdn" not in page.read_text().lower()
+    dom = sh(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'c'}",
+             "--virtual-time-budget=15000", "--dump-dom", page.as_uri(), cwd=repo).stdout
+    rendered = dom.count("<canvas") + dom.count("<svg")
+    assert rendered >= 3, "every per-epoch chart is drawn, not left as an empty div"
