@@ -152,7 +152,7 @@ def parameter_count(model: nn.Module) -> int:
 def save_checkpoint(path: str | Path, model: VAE, classes: list[str], **extra) -> None:
     from .files import atomic_path
 
-    payload = {"format": CHECKPOINT_FORMAT, "config": asdict(model.cfg), "classes": list(classes),
+    payload = {"format": CHECKPOINT_FORMAT, "kind": "vae", "config": asdict(model.cfg), "classes": list(classes),
                "state_dict": model.state_dict(), **extra}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
@@ -169,6 +169,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
         raise QuickdrawError(f"{path}: not a quickdraw-vae checkpoint ({type(e).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise QuickdrawError(f"{path}: not a quickdraw-vae checkpoint (no format {CHECKPOINT_FORMAT} marker)")
+    if payload.get("kind") != "vae":
+        raise QuickdrawError(f"{path}: not a quickdraw-vae checkpoint (it holds a {payload.get('kind')!r}, not a VAE)")
     try:
         model = VAE(ModelConfig(**payload["config"])).to(device)
         model.load_state_dict(payload["state_dict"])
