@@ -52,6 +52,7 @@ class TrainParams:
     lr: float = _between(1e-7, 1.0)
     weight_decay: float = _between(0.0, 1.0)
     kl_warmup_epochs: int = _at_least(0)
+    hflip: bool  # mirror half of each batch: a mirrored rabbit is still a rabbit
     val_fraction: float = _between(0.01, 0.5)
     seed: int = _at_least(0)
     threads: int = _at_least(1)

@@ -93,6 +93,9 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epochs: int,
         for start in bar:
             idx = perm[start : start + tp.batch_size]
             xb = x[idx]
+            if tp.hflip:
+                flip = torch.rand(len(idx), generator=order) < 0.5
+                xb = torch.where(flip.to(device)[:, None, None, None], xb.flip(-1), xb)
             yb = None if y is None else y[idx]
             logits, mu, logvar = model(xb, yb)
             rec, kl = bce(logits, xb).mean(), kld(mu, logvar).mean()
