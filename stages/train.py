@@ -16,13 +16,15 @@ def main(argv=None):
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--data", type=Path, default=Path("data/prepared"))
     ap.add_argument("--out", type=Path, default=Path("."), help="root under which models/, metrics/, plots/ go")
+    ap.add_argument("--resume-dir", type=Path, default=Path("data/resume"), help="per-epoch state (git-ignored)")
     args = ap.parse_args(argv)
 
     p = load_params(args.params)
     cfg = config_from_params(args.model, p.models[args.model])
     train_and_save(args.model, cfg, p.train, p.train.kl_warmup_epochs, args.data,
                    args.out / "models" / f"{args.model}.pt", args.out / "metrics" / "train" / f"{args.model}.json",
-                   args.out / "plots" / "train" / f"{args.model}.tsv", args.out / "timings" / f"{args.model}.json")
+                   args.out / "plots" / "train" / f"{args.model}.tsv", args.out / "timings" / f"{args.model}.json",
+                   args.resume_dir)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ def main(argv=None):
     ap.add_argument("--best", type=Path, default=Path("metrics/best.json"))
     ap.add_argument("--data", type=Path, default=Path("data/prepared"))
     ap.add_argument("--out", type=Path, default=Path("."))
+    ap.add_argument("--resume-dir", type=Path, default=Path("data/resume"), help="per-epoch state (git-ignored)")
     args = ap.parse_args(argv)
 
     p = load_params(args.params)
@@ -24,7 +25,7 @@ def main(argv=None):
     cfg = config_from_params(winner, p.models[winner], len(p.data.classes), p.conditional.mode)
     train_and_save("conditional", cfg, p.train, p.conditional.kl_warmup_epochs, args.data,
                    args.out / "models" / "conditional.pt", args.out / "metrics" / "train" / "conditional.json",
-                   args.out / "plots" / "train" / "conditional.tsv", args.out / "timings" / "conditional.json")
+                   args.out / "plots" / "train" / "conditional.tsv", args.out / "timings" / "conditional.json", args.resume_dir)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ rate on a cosine.
 
 from __future__ import annotations
 
-import copy
+import hashlib
 import math
 import time
 from dataclasses import dataclass
@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from .data import load_split
 from .errors import QuickdrawError
-from .files import write_json, write_tsv
+from .files import atomic_path, write_json, write_tsv
 from .losses import bce, iwae_nll, kld
 from .models import VAE, ModelConfig, parameter_count, save_checkpoint
 from .params import TrainParams
@@ -70,9 +70,22 @@ class FitResult:
     drawings_per_s: float
 
 
+def _fingerprint(*parts) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.cpu().numpy().tobytes() if isinstance(part, torch.Tensor) else repr(part).encode())
+    return h.hexdigest()
+
+
 def fit(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epochs: int,
         x: torch.Tensor, y: torch.Tensor | None, xv: torch.Tensor, yv: torch.Tensor | None,
-        device: torch.device) -> FitResult:
+        device: torch.device, resume_dir: Path | None = None) -> FitResult:
+    """Train, keeping the weights of the best validation epoch.
+
+    With `resume_dir`, the full training state (weights, optimizer, schedule, RNG streams) is saved
+    after every epoch, and a rerun with the same config and data continues from the last one and
+    ends exactly where an uninterrupted run would have.
+    """
     torch.manual_seed(tp.seed)
     model = VAE(cfg).to(device)
     x, xv = x.to(device), xv.to(device)
@@ -83,9 +96,21 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epochs: int,
     total_steps = tp.epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
     order = torch.Generator().manual_seed(tp.seed)
-    history, best, best_val, step = [], None, math.inf, 0
-    started = time.perf_counter()
-    for epoch in range(1, tp.epochs + 1):
+    state = {"epoch": 0, "history": [], "best_epoch": 0, "best_state": None, "best_val": math.inf, "seconds": 0.0}
+    resume_file = resume_dir / f"{name}.pt" if resume_dir else None
+    key = _fingerprint(name, cfg, tp, kl_warmup_epochs, x, y if y is not None else "", xv)
+    if resume_file and resume_file.exists():
+        saved = torch.load(resume_file, map_location=device, weights_only=True)
+        if saved.get("key") == key:
+            model.load_state_dict(saved["model"])
+            opt.load_state_dict(saved["optimizer"])
+            sched.load_state_dict(saved["scheduler"])
+            order.set_state(saved["order_rng"])
+            torch.set_rng_state(saved["torch_rng"])
+            state = saved["state"]
+    for epoch in range(state["epoch"] + 1, tp.epochs + 1):
+        started = time.perf_counter()
+        step = (epoch - 1) * steps_per_epoch
         model.train()
         sums = torch.zeros(2, dtype=torch.float64)
         perm = torch.randperm(len(x), generator=order).to(device)
@@ -112,15 +137,23 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epochs: int,
             bar.set_postfix(loss=f"{(rec + kl).item():.1f}")
         train_bce, train_kld = (sums / len(x)).tolist()
         val = evaluate(model, xv, yv)
-        history.append({"epoch": epoch, "train_total": train_bce + train_kld, "train_bce": train_bce,
-                        "train_kld": train_kld, "val_total": val["neg_elbo"], "val_bce": val["bce"],
-                        "val_kld": val["kld"]})
-        if val["neg_elbo"] < best_val:
-            best_val, best = val["neg_elbo"], (epoch, copy.deepcopy(model.state_dict()))
-    seconds = time.perf_counter() - started
-    model.load_state_dict(best[1])
+        state["history"].append({"epoch": epoch, "train_total": train_bce + train_kld, "train_bce": train_bce,
+                                 "train_kld": train_kld, "val_total": val["neg_elbo"], "val_bce": val["bce"],
+                                 "val_kld": val["kld"]})
+        if val["neg_elbo"] < state["best_val"]:
+            state.update(best_val=val["neg_elbo"], best_epoch=epoch,
+                         best_state={k: v.detach().clone() for k, v in model.state_dict().items()})
+        state["epoch"] = epoch
+        state["seconds"] += time.perf_counter() - started
+        if resume_file:
+            with atomic_path(resume_file) as tmp:
+                torch.save({"key": key, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                            "scheduler": sched.state_dict(), "order_rng": order.get_state(),
+                            "torch_rng": torch.get_rng_state(), "state": state}, tmp)
+    model.load_state_dict(state["best_state"])
     model.eval()
-    return FitResult(model, history, best[0], seconds, tp.epochs * len(x) / seconds)
+    seconds = max(state["seconds"], 1e-9)
+    return FitResult(model, state["history"], state["best_epoch"], seconds, tp.epochs * len(x) / seconds)
 
 
 def final_metrics(model: VAE, splits: dict[str, tuple[torch.Tensor, torch.Tensor]], tp: TrainParams,
@@ -139,7 +172,8 @@ def final_metrics(model: VAE, splits: dict[str, tuple[torch.Tensor, torch.Tensor
 
 
 def train_and_save(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epochs: int, prepared_dir: Path,
-                   model_out: Path, metrics_out: Path, history_out: Path, timing_out: Path) -> dict:
+                   model_out: Path, metrics_out: Path, history_out: Path, timing_out: Path,
+                   resume_dir: Path | None = None) -> dict:
     """Fit one model on the prepared splits and write its checkpoint, metrics and per-epoch history.
 
     Everything is computed before anything is written, so a failure leaves no outputs behind.
@@ -152,7 +186,7 @@ def train_and_save(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epoch
         raise QuickdrawError(f"{prepared_dir / 'train.npz'}: has {len(classes)} classes, model expects {cfg.num_classes}")
     fit_idx, val_idx = validation_split(train.labels, tp.val_fraction, tp.seed)
     x, y = to_tensor(train.images), torch.from_numpy(train.labels)
-    result = fit(name, cfg, tp, kl_warmup_epochs, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx], device)
+    result = fit(name, cfg, tp, kl_warmup_epochs, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx], device, resume_dir)
     splits = {"train": (x[fit_idx], y[fit_idx]), "validation": (x[val_idx], y[val_idx]),
               "test": (to_tensor(test.images), torch.from_numpy(test.labels))}
     metrics = final_metrics(result.model, splits, tp, device)
@@ -165,6 +199,8 @@ def train_and_save(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epoch
     write_json(timing_out, {"train_seconds": round(result.seconds, 2),
                             "train_drawings_per_s": round(result.drawings_per_s, 1),
                             "threads": tp.threads, "device": str(device)})
+    if resume_dir is not None:
+        (resume_dir / f"{name}.pt").unlink(missing_ok=True)
     return metrics
 
 

@@ -1,0 +1,94 @@
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import REPO, write_params
+from quickdraw_vae.errors import QuickdrawError
+from quickdraw_vae.models import ModelConfig, load_checkpoint
+from quickdraw_vae.params import TrainParams
+from quickdraw_vae.training import fit, pick_best, to_tensor, validation_split
+
+TP = TrainParams(epochs=3, batch_size=16, lr=2e-3, weight_decay=1e-4, kl_warmup_epochs=1, hflip=True,
+                 val_fraction=0.2, seed=0, threads=1, device="cpu", iwae_k=2, iwae_chunk=64)
+CFG = ModelConfig("cnn", latent=4, channels=4, hidden=16, rnn_hidden=8, dropout=0.1)
+
+
+@pytest.fixture(scope="module")
+def tiny(shared_quickdraw):
+    images = np.concatenate([np.load(shared_quickdraw / f"{c}.npy")[:40].reshape(-1, 28, 28)
+                             for c in ("rabbit", "snowman")])
+    labels = np.repeat([0, 1], 40)
+    return to_tensor(images), torch.from_numpy(labels), labels
+
+
+def test_training_lowers_validation_loss_and_is_deterministic(tiny):
+    x, y, labels = tiny
+    fit_idx, val_idx = validation_split(labels, 0.2, 0)
+    assert len(val_idx) == 16 and not set(fit_idx) & set(val_idx)
+    runs = [fit("m", CFG, TP, 1, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx], torch.device("cpu")) for _ in range(2)]
+    history = runs[0].history
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert history[-1]["val_total"] < history[0]["val_total"]
+    assert runs[0].history == runs[1].history, "same params, same CPU: same numbers"
+    best = min(history, key=lambda h: h["val_total"])["epoch"]
+    assert runs[0].best_epoch == best
+
+
+def test_nan_loss_stops_with_model_and_epoch(tiny):
+    x, y, labels = tiny
+    bad = x.clone()
+    bad[0, 0, 0, 0] = float("nan")
+    with pytest.raises(QuickdrawError, match=r"m: training loss became nan at epoch 1"):
+        fit("m", CFG, TP, 1, bad, y, x[:8], y[:8], torch.device("cpu"))
+
+
+def test_pick_best_uses_validation_only():
+    reports = {"rnn_cnn": {"validation": {"neg_elbo": 210.0}, "test": {"neg_elbo": 1.0}},
+               "cnn_cnn": {"validation": {"neg_elbo": 200.0}, "test": {"neg_elbo": 999.0}}}
+    assert pick_best(reports)["best"] == "cnn_cnn"
+
+
+def _train_stage(tmp_path, base_params, shared_quickdraw, epochs):
+    base_params["data"].update(source=str(shared_quickdraw), train_per_class=32, test_per_class=8)
+    base_params["train"].update(epochs=epochs, batch_size=16, iwae_k=2)
+    base_params["models"]["rnn_cnn"].update(latent=4, channels=4, hidden=16, rnn_hidden=8)
+    params = write_params(tmp_path / "params.yaml", base_params)
+    prep = subprocess.run([sys.executable, REPO / "stages/prepare.py", "--params", params, "--out", tmp_path / "prepared",
+                           "--raw", tmp_path / "raw", "--metrics", tmp_path / "d.json", "--preview", tmp_path / "p.png"],
+                          capture_output=True, text=True)
+    assert prep.returncode == 0, prep.stderr
+    return [sys.executable, REPO / "stages/train.py", "--model", "rnn_cnn", "--params", params,
+            "--data", tmp_path / "prepared", "--resume-dir", tmp_path / "resume"]
+
+
+def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path, base_params, shared_quickdraw):
+    cmd = _train_stage(tmp_path, base_params, shared_quickdraw, epochs=12)
+    clean = subprocess.run([*cmd, "--out", tmp_path / "clean"], capture_output=True, text=True)
+    assert clean.returncode == 0, clean.stderr
+    state = tmp_path / "resume" / "rnn_cnn.pt"
+    assert not state.exists(), "the resume state is removed after a successful run"
+
+    proc = subprocess.Popen([*map(str, cmd), "--out", str(tmp_path / "resumed")])
+    deadline = time.time() + 120
+    while time.time() < deadline and not (state.exists() and torch.load(state, weights_only=True)["state"]["epoch"] >= 3):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert state.exists(), "training checkpointed at least one epoch before the kill"
+    epochs_done = torch.load(state, weights_only=True)["state"]["epoch"]
+    assert 3 <= epochs_done < 12, "killed mid-training"
+    assert not (tmp_path / "resumed" / "models" / "rnn_cnn.pt").exists(), "nothing half-written"
+
+    again = subprocess.run([*cmd, "--out", tmp_path / "resumed"], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    read = lambda root: json.loads((root / "metrics" / "train" / "rnn_cnn.json").read_text())  # noqa: E731
+    assert read(tmp_path / "resumed") == read(tmp_path / "clean")
+    assert (tmp_path / "resumed" / "plots/train/rnn_cnn.tsv").read_text() == (tmp_path / "clean" / "plots/train/rnn_cnn.tsv").read_text()
+    model, payload = load_checkpoint(tmp_path / "resumed" / "models" / "rnn_cnn.pt")
+    assert model.cfg.encoder == "rnn" and payload["classes"] == base_params["data"]["classes"]
