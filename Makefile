@@ -13,7 +13,7 @@ VEGA_JS := $(VEGA_DIR)/node_modules/vega/build/vega.min.js $(VEGA_DIR)/node_modu
 	$(VEGA_DIR)/node_modules/vega-embed/build/vega-embed.min.js
 PLOTS_DIR ?= dvc_plots
 
-.PHONY: setup run test plots vega browser clean
+.PHONY: setup run test bench plots vega browser clean
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -28,6 +28,10 @@ run: setup
 # The test set-up also brings what the offline-plots test drives: Vega from npm and Debian's Chromium.
 test: setup vega browser
 	PATH=$(abspath $(VENV))/bin:$$PATH python -m pytest -q $(PYTEST_ARGS)
+
+# Figures, not assertions: training and evaluation speed, loop efficiency, stage wall times.
+bench: setup
+	$(PY) -m quickdraw_vae.bench
 
 vega: $(firstword $(VEGA_JS))
 $(firstword $(VEGA_JS)):

@@ -4,7 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from quickdraw_vae.errors import run_main
+from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.files import write_json
 from quickdraw_vae.judge import classify_samples, load_judge, predict_proba
 from quickdraw_vae.metrics import load_samples
@@ -33,4 +33,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main))
+    sys.exit(run_main(main, timing_name=stage_name(__file__)))

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from quickdraw_vae.data import load_split
-from quickdraw_vae.errors import run_main
+from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.files import write_json
 from quickdraw_vae.metrics import evaluate_generation
 from quickdraw_vae.params import load_params
@@ -31,4 +31,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main))
+    sys.exit(run_main(main, timing_name=stage_name(__file__)))

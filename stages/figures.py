@@ -4,7 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from quickdraw_vae.errors import run_main
+from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.figures import make_figures
 from quickdraw_vae.params import load_params
 from quickdraw_vae.runtime import setup
@@ -26,4 +26,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main))
+    sys.exit(run_main(main, timing_name=stage_name(__file__)))

@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from quickdraw_vae.errors import QuickdrawError, run_main
+from quickdraw_vae.errors import QuickdrawError, run_main, stage_name
 from quickdraw_vae.files import write_json
 from quickdraw_vae.params import MODEL_NAMES
 from quickdraw_vae.training import pick_best
@@ -28,4 +28,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main))
+    sys.exit(run_main(main, timing_name=stage_name(__file__)))

@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from quickdraw_vae.errors import run_main
+from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.models import config_from_params
 from quickdraw_vae.params import load_params
 from quickdraw_vae.training import train_and_save
@@ -29,4 +29,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main))
+    sys.exit(run_main(main, timing_name=stage_name(__file__)))

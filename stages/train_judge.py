@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from quickdraw_vae.data import load_split
-from quickdraw_vae.errors import run_main
+from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.files import write_json
 from quickdraw_vae.judge import judge_report, save_judge, train_judge
 from quickdraw_vae.params import load_params
@@ -37,4 +37,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main))
+    sys.exit(run_main(main, timing_name=stage_name(__file__)))

@@ -109,6 +109,33 @@ def test_nothing_to_do_after_a_run_and_epochs_rerun_only_training_onwards(tiny_r
         assert f"Running stage '{stage}'" in dry
 
 
+def _dry_run_with(repo, section, key, value):
+    original = (repo / "params.yaml").read_text()
+    params = yaml.safe_load(original)
+    params[section][key] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    try:
+        return {line.split("'")[1] for line in sh("dvc", "repro", "--dry", cwd=repo).stdout.splitlines()
+                if line.startswith("Running stage")}
+    finally:
+        (repo / "params.yaml").write_text(original)
+
+
+def test_an_evaluate_param_reruns_only_evaluation_and_data_seed_reruns_the_start(tiny_repo):
+    repo, _ = tiny_repo
+    assert _dry_run_with(repo, "evaluate", "kid_subset_size", 10) == {"evaluate"}
+    assert {"prepare"} <= _dry_run_with(repo, "data", "seed", 1)
+
+
+def test_a_forced_rerun_gives_byte_identical_metrics(tiny_repo):
+    repo, _ = tiny_repo
+    before = {p: p.read_bytes() for p in sorted((repo / "metrics").rglob("*.json"))}
+    sh("dvc", "exp", "run", "-f", cwd=repo)
+    after = {p: p.read_bytes() for p in sorted((repo / "metrics").rglob("*.json"))}
+    assert before.keys() == after.keys() and len(before) >= 7
+    assert before == after
+
+
 def test_cli_samples_and_scores_with_pipeline_checkpoints(tiny_repo, tmp_path):
     repo, _ = tiny_repo
     cli = [sys.executable, "-m", "quickdraw_vae.cli"]
