@@ -13,7 +13,7 @@ VEGA_JS := $(VEGA_DIR)/node_modules/vega/build/vega.min.js $(VEGA_DIR)/node_modu
 	$(VEGA_DIR)/node_modules/vega-embed/build/vega-embed.min.js
 PLOTS_DIR ?= dvc_plots
 
-.PHONY: setup run test bench plots vega browser clean
+.PHONY: setup run test bench verdict plots vega browser clean
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -32,6 +32,10 @@ test: setup vega browser
 # Figures, not assertions: training and evaluation speed, loop efficiency, stage wall times.
 bench: setup
 	$(PY) -m quickdraw_vae.bench
+
+# The study's findings over seeds (DVC's experiment queue). E.g. VERDICT_ARGS="--set quick=true --runs 2".
+verdict: setup
+	PATH=$(abspath $(VENV))/bin:$$PATH python -m quickdraw_vae.verdict $(VERDICT_ARGS)
 
 vega: $(firstword $(VEGA_JS))
 $(firstword $(VEGA_JS)):

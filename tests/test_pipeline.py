@@ -187,3 +187,27 @@ def test_offline_plots_page_renders_charts_in_chromium(tiny_repo, tmp_path):
              "--virtual-time-budget=15000", "--dump-dom", page.as_uri(), cwd=repo).stdout
     rendered = dom.count("<canvas") + dom.count("<svg")
     assert rendered >= 3, "every per-epoch chart is drawn, not left as an empty div"
+
+
+def test_verdict_over_two_seeds_matches_what_dvc_reports(tiny_repo):
+    repo, _ = tiny_repo
+    # Vary only the sampling and evaluation seeds: DVC's run-cache then restores the training stages.
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["verdict"]["seed_params"] = ["sample.seed", "evaluate.seed"]
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    sets = [a for k, v in {"data.source": str(SHARED), **TINY}.items() for a in ("--set", f"{k}={v}")]
+    result = sh(sys.executable, "-m", "quickdraw_vae.verdict", "--runs", "2", "--tag", "t", *sets, cwd=repo)
+    table = (repo / "metrics/verdict.md").read_text()
+    assert (repo / "plots/verdict.png").stat().st_size > 1000
+    finding_rows = [line for line in table.splitlines() if line.startswith("| ") and "**" in line]
+    assert len(finding_rows) >= 6
+    assert all(any(v in row for v in ("**holds**", "**does not hold**", "**within noise**")) for row in finding_rows)
+    shown = json.loads(sh("dvc", "exp", "show", "--json", "-A", cwd=repo).stdout)
+    from quickdraw_vae.verdict import _find
+
+    found = {}
+    _find(shown, {"t-seed0", "t-seed1"}, found)
+    values = [found[n]["data"]["metrics"]["metrics/train/cnn_cnn.json"]["data"]["test"]["neg_elbo"] for n in ("t-seed0", "t-seed1")]
+    row = next(line for line in table.splitlines() if line.startswith("| cnn_cnn test neg_elbo"))
+    assert row.split("|")[3].strip() == ", ".join(f"{v:.2f}" for v in values)
+    assert result.returncode == 0

@@ -104,6 +104,14 @@ class EvaluateParams:
 
 
 @dataclass(frozen=True)
+class VerdictParams:
+    runs: int = _at_least(2)
+    first_seed: int = _at_least(0)
+    seed_params: list[str]
+    set: list[str]
+
+
+@dataclass(frozen=True)
 class Params:
     quick: bool
     quick_profile: QuickProfile
@@ -114,6 +122,7 @@ class Params:
     sample: SampleParams
     judge: JudgeParams
     evaluate: EvaluateParams
+    verdict: VerdictParams
 
     def resolved(self) -> "Params":
         """The params the stages actually use: `quick: true` applies `quick_profile`."""

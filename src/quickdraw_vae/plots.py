@@ -103,3 +103,29 @@ def metrics_bars(path, table: dict[str, dict[str, float]], metrics: list[str], t
     fig.suptitle(title)
     save_figure(path, fig)
     plt.close(fig)
+
+
+def verdict_figure(path, runs: dict[str, dict]) -> None:
+    """Validation loss per epoch with the spread over seeds as a band; final metrics with error bars."""
+    names = list(runs)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
+    for model in ("rnn_cnn", "cnn_cnn"):
+        curves = [runs[n]["histories"][model]["val_total"] for n in names]
+        length = min(len(c) for c in curves)
+        values = np.array([c[:length] for c in curves])
+        epochs = np.arange(1, length + 1)
+        mean, std = values.mean(0), values.std(0, ddof=1) if len(values) > 1 else np.zeros(length)
+        left.plot(epochs, mean, label=model)
+        left.fill_between(epochs, mean - std, mean + std, alpha=0.25)
+    left.set(xlabel="epoch", ylabel="validation -ELBO (nats/drawing)", title=f"Validation loss over {len(names)} seeds (mean ± std)")
+    left.grid(alpha=0.3), left.legend()
+    labels, means, stds = [], [], []
+    for model in ("rnn_cnn", "cnn_cnn", "conditional"):
+        v = np.array([runs[n]["metrics"][f"metrics/train/{model}.json"]["test"]["neg_elbo"] for n in names])
+        labels.append(model), means.append(v.mean()), stds.append(v.std(ddof=1) if len(v) > 1 else 0)
+    right.bar(labels, means, yerr=stds, capsize=6, color="tab:blue")
+    right.set(ylabel="test -ELBO (nats/drawing)", title="Final test loss (mean ± std over seeds)")
+    right.set_ylim(min(means) - 3 * max(max(stds), 1), max(means) + 3 * max(max(stds), 1))
+    right.grid(axis="y", alpha=0.3)
+    save_figure(path, fig)
+    plt.close(fig)
