@@ -6,10 +6,8 @@ from pathlib import Path
 
 from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.figures import make_figures
-from quickdraw_vae.params import load_params
+from quickdraw_vae.params import ALL_MODELS, load_params
 from quickdraw_vae.runtime import setup
-
-MODELS = ("rnn_cnn", "cnn_cnn", "conditional")
 
 
 def main(argv=None):
@@ -21,7 +19,7 @@ def main(argv=None):
 
     p = load_params(args.params)
     setup(p.train.threads, p.sample.seed)
-    make_figures({m: args.out / "models" / f"{m}.pt" for m in MODELS}, args.data / "test.npz",
+    make_figures({m: args.out / "models" / f"{m}.pt" for m in ALL_MODELS}, args.data / "test.npz",
                  args.out / "plots" / "train", args.out / "plots")
 
 

@@ -5,13 +5,13 @@ import sys
 from pathlib import Path
 
 from quickdraw_vae.errors import run_main, stage_name
-from quickdraw_vae.params import load_params
+from quickdraw_vae.params import ALL_MODELS, load_params
 from quickdraw_vae.sampling import sample_and_save
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--model", choices=["rnn_cnn", "cnn_cnn", "conditional"], required=True)
+    ap.add_argument("--model", choices=ALL_MODELS, required=True)
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--data", type=Path, default=Path("data/prepared"))
     ap.add_argument("--out", type=Path, default=Path("."))

@@ -16,7 +16,8 @@ import yaml
 
 from .errors import QuickdrawError
 
-MODEL_NAMES = ("rnn_cnn", "cnn_cnn")
+MODEL_NAMES = ("rnn_cnn", "cnn_cnn")  # the unconditional pair, trained by dvc.yaml's matrix
+ALL_MODELS = (*MODEL_NAMES, "conditional")
 
 
 def _at_least(low, **kw):

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from . import plots
+from .params import ALL_MODELS
 from .files import write_text
 
-MODELS = ("rnn_cnn", "cnn_cnn", "conditional")
 
 
 def _read(path: Path) -> dict:
@@ -16,7 +16,7 @@ def _read(path: Path) -> dict:
 
 
 def summary(metrics_dir: Path) -> tuple[str, dict[str, dict[str, float]]]:
-    training = {m: _read(metrics_dir / "train" / f"{m}.json") for m in MODELS}
+    training = {m: _read(metrics_dir / "train" / f"{m}.json") for m in ALL_MODELS}
     generation = _read(metrics_dir / "generation.json")
     classified = _read(metrics_dir / "classifier_eval.json")
     judge = _read(metrics_dir / "judge.json")
@@ -34,7 +34,7 @@ def summary(metrics_dir: Path) -> tuple[str, dict[str, dict[str, float]]]:
     header = "| model | " + " | ".join(f"{s} IS | {s} FID | {s} KID" for s in spaces) + " | judge accuracy |"
     lines += [header, "|---" * (1 + 3 * len(spaces) + 1) + "|"]
     table: dict[str, dict[str, float]] = {}
-    for m in (*MODELS, "real_floor"):
+    for m in (*ALL_MODELS, "real_floor"):
         cells, table[m] = [], {}
         for s in spaces:
             for metric in ("is", "fid", "kid"):

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import QuickdrawError, run_main
+from .params import ALL_MODELS
 
-MODELS = ("rnn_cnn", "cnn_cnn", "conditional")
 
 
 def _dvc(*args: str, check: bool = True) -> str:
@@ -90,7 +90,7 @@ def collect(names: list[str]) -> dict[str, dict]:
         if not metrics.get("metrics/generation.json"):
             raise QuickdrawError(f"experiment {name} has no metrics/generation.json: it failed (`dvc queue logs`)")
         rev = data.get("rev") or node.get("rev")
-        histories = {m: _history(rev, m) for m in MODELS}
+        histories = {m: _history(rev, m) for m in ALL_MODELS}
         runs[name] = {"metrics": metrics, "histories": histories, "rev": rev}
     return runs
 
