@@ -8,7 +8,7 @@ from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.files import write_json
 from quickdraw_vae.judge import classify_samples, load_judge, predict_proba
 from quickdraw_vae.metrics import load_samples
-from quickdraw_vae.params import ALL_MODELS, load_params
+from quickdraw_vae.params import SAMPLE_SETS, load_params
 from quickdraw_vae.plots import labelled_samples
 from quickdraw_vae.runtime import setup
 
@@ -22,7 +22,7 @@ def main(argv=None):
     p = load_params(args.params)
     setup(p.train.threads, p.evaluate.seed)
     judge, classes = load_judge(args.out / "models" / "judge.pt")
-    samples = {m: load_samples(args.out / "data" / "samples" / f"{m}.npz") for m in ALL_MODELS}
+    samples = {m: load_samples(args.out / "data" / "samples" / f"{m}.npz") for m in SAMPLE_SETS}
     write_json(args.out / "metrics" / "classifier_eval.json", classify_samples(judge, samples, classes))
     images, labels = samples["conditional"]
     proba = predict_proba(judge, images)

@@ -8,7 +8,7 @@ from quickdraw_vae.data import load_split
 from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.files import write_json
 from quickdraw_vae.metrics import evaluate_generation
-from quickdraw_vae.params import ALL_MODELS, load_params
+from quickdraw_vae.params import SAMPLE_SETS, load_params
 from quickdraw_vae.runtime import setup
 
 
@@ -23,7 +23,7 @@ def main(argv=None):
     setup(p.train.threads, p.evaluate.seed)
     test, _ = load_split(args.data / "test.npz")
     train, _ = load_split(args.data / "train.npz")
-    samples = {m: args.out / "data" / "samples" / f"{m}.npz" for m in ALL_MODELS}
+    samples = {m: args.out / "data" / "samples" / f"{m}.npz" for m in SAMPLE_SETS}
     result = evaluate_generation(samples, test.images, train.images, p.evaluate, args.out / "models" / "judge.pt")
     write_json(args.out / "metrics" / "generation.json", result)
 

@@ -86,7 +86,7 @@ def test_metrics_have_every_figure(tiny_repo):
     assert best["best"] in ("rnn_cnn", "cnn_cnn")
     generation = json.loads((repo / "metrics/generation.json").read_text())
     assert generation["n"] == 40
-    for model in ("rnn_cnn", "cnn_cnn", "conditional", "real_floor"):
+    for model in ("rnn_cnn", "cnn_cnn", "conditional", "conditional_prior", "cnn_cnn_prior", "real_floor"):
         assert {f"{model}.sketch.{m}" for m in ("is", "fid", "kid")} <= set(generation)
     shown = sh("dvc", "metrics", "show", "--json", cwd=repo).stdout
     assert "metrics/train/conditional.json" in shown and "metrics/generation.json" in shown
@@ -200,7 +200,8 @@ def test_verdict_over_two_seeds_matches_what_dvc_reports(tiny_repo):
     table = (repo / "metrics/verdict.md").read_text()
     assert (repo / "plots/verdict.png").stat().st_size > 1000
     finding_rows = [line for line in table.splitlines() if line.startswith("| ") and "**" in line]
-    assert len(finding_rows) >= 6
+    assert len(finding_rows) >= 10
+    assert any("diverse latent sampling improves FID" in row for row in finding_rows)
     assert all(any(v in row for v in ("**holds**", "**does not hold**", "**within noise**")) for row in finding_rows)
     shown = json.loads(sh("dvc", "exp", "show", "--json", "-A", cwd=repo).stdout)
     from quickdraw_vae.verdict import _find

@@ -18,6 +18,8 @@ from .errors import QuickdrawError
 
 MODEL_NAMES = ("rnn_cnn", "cnn_cnn")  # the unconditional pair, trained by dvc.yaml's matrix
 ALL_MODELS = (*MODEL_NAMES, "conditional")
+# Every model's samples, and each one's plain-prior baseline (`<model>_prior`).
+SAMPLE_SETS = (*ALL_MODELS, *(f"{m}_prior" for m in ALL_MODELS))
 
 
 def _at_least(low, **kw):

@@ -108,7 +108,7 @@ def metrics_bars(path, table: dict[str, dict[str, float]], metrics: list[str], t
 def verdict_figure(path, runs: dict[str, dict]) -> None:
     """Validation loss per epoch with the spread over seeds as a band; final metrics with error bars."""
     names = list(runs)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
+    fig, (left, right, third) = plt.subplots(1, 3, figsize=(17, 4.2))
     for model in ("rnn_cnn", "cnn_cnn"):
         curves = [runs[n]["histories"][model]["val_total"] for n in names]
         length = min(len(c) for c in curves)
@@ -127,5 +127,12 @@ def verdict_figure(path, runs: dict[str, dict]) -> None:
     right.set(ylabel="test -ELBO (nats/drawing)", title="Final test loss (mean ± std over seeds)")
     right.set_ylim(min(means) - 3 * max(max(stds), 1), max(means) + 3 * max(max(stds), 1))
     right.grid(axis="y", alpha=0.3)
+    sets = [s for s in ("rnn_cnn", "cnn_cnn", "conditional", "cnn_cnn_prior", "conditional_prior", "real_floor")
+            if f"{s}.sketch.fid" in runs[names[0]]["metrics"]["metrics/generation.json"]]
+    fids = np.array([[runs[n]["metrics"]["metrics/generation.json"][f"{s}.sketch.fid"] for n in names] for s in sets])
+    third.bar(sets, fids.mean(1), yerr=fids.std(1, ddof=1) if len(names) > 1 else None, capsize=6, color="tab:orange")
+    third.set(ylabel="sketch FID (lower is better)", title="Sample FID (mean ± std over seeds)")
+    third.tick_params(axis="x", rotation=30)
+    third.grid(axis="y", alpha=0.3)
     save_figure(path, fig)
     plt.close(fig)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from . import plots
-from .params import ALL_MODELS
+from .params import ALL_MODELS, SAMPLE_SETS
 from .files import write_text
 
 
@@ -30,11 +30,12 @@ def summary(metrics_dir: Path) -> tuple[str, dict[str, dict[str, float]]]:
         tag = " (selected)" if m == best else ""
         lines.append(f"| {m}{tag} | {t['neg_elbo']:.2f} | {t['bce']:.2f} | {t['kld']:.2f} | "
                      f"{t['iwae_nll']:.2f} ({t['iwae_k']}) | {r['validation']['neg_elbo']:.2f} | {r['parameters']:,} |")
-    lines += ["", f"## Sample quality (N = {generation['n']} per set, against real test drawings)", ""]
+    lines += ["", f"## Sample quality (N = {generation['n']} per set, against real test drawings)", "",
+              "Rows marked prior are the same models sampled the plain way, as a baseline for `sample.*`.", ""]
     header = "| model | " + " | ".join(f"{s} IS | {s} FID | {s} KID" for s in spaces) + " | judge accuracy |"
     lines += [header, "|---" * (1 + 3 * len(spaces) + 1) + "|"]
     table: dict[str, dict[str, float]] = {}
-    for m in (*ALL_MODELS, "real_floor"):
+    for m in (*SAMPLE_SETS, "real_floor"):
         cells, table[m] = [], {}
         for s in spaces:
             for metric in ("is", "fid", "kid"):
@@ -43,7 +44,7 @@ def summary(metrics_dir: Path) -> tuple[str, dict[str, dict[str, float]]]:
                 cells.append(f"{value:.4f}" if metric == "kid" else f"{value:.2f}")
         acc = classified.get(m, {}).get("accuracy")
         acc_cell = f"{acc:.1%}" if acc is not None else ("–" if m != "real_floor" else f"{judge['test_accuracy']:.1%} (real test)")
-        label = "real train vs test (floor)" if m == "real_floor" else m
+        label = {"real_floor": "real train vs test (floor)"}.get(m, m.replace("_prior", " (prior N(0, I), mean pixels)"))
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {acc_cell} |")
     cond = classified["conditional"]["per_class"]
     lines += ["", "## Judge on conditional samples, per class", "",

@@ -160,7 +160,15 @@ def sampler_from_params(sp, model, train_images: np.ndarray, train_labels: np.nd
     return Sampler(sp.strategy, sp.temperature, sp.pixels, sp.sharpen, gmm)
 
 
+def baseline_path(samples_npz: Path) -> Path:
+    """Where the plain-prior baseline of a sample set goes: `<model>_prior.npz` beside it."""
+    return samples_npz.with_name(samples_npz.stem + "_prior.npz")
+
+
 def sample_and_save(model_path: Path, train_npz: Path, sp, out_npz: Path, out_png: Path, threads: int) -> None:
+    """The configured samples, their grid, the fitted sampler beside the model, and a baseline set
+    drawn the plain way (z ~ N(0, I), mean pixels) with the same N, labels and seed, so evaluation
+    can say what the sampler itself buys."""
     from .data import load_split
     from .files import save_npz
     from .models import load_checkpoint
@@ -171,9 +179,12 @@ def sample_and_save(model_path: Path, train_npz: Path, sp, out_npz: Path, out_pn
     model, payload = load_checkpoint(model_path)
     train, classes = load_split(train_npz)
     sampler = sampler_from_params(sp, model, train.images, train.labels)
+    baseline = Sampler("prior", 1.0, "mean", sp.sharpen)
     name = model_path.stem
+    labels = balanced_labels(sp.n, len(classes)) if model.cfg.conditional else None
+    n = sp.n if labels is None else len(labels)
+    plain = generate(model, baseline, n, labels, sp.seed)
     if model.cfg.conditional:
-        labels = balanced_labels(sp.n, len(classes))
         images = generate(model, sampler, len(labels), labels, sp.seed)
         rows = [images[labels.numpy() == c][:12] for c in range(len(classes))]
         image_rows(out_png, rows, classes, f"{name}: class-conditional samples ({sp.strategy}, {sp.pixels} pixels)")
@@ -184,4 +195,5 @@ def sample_and_save(model_path: Path, train_npz: Path, sp, out_npz: Path, out_pn
                    f"{name}: samples ({sp.strategy}, {sp.pixels} pixels)")
         arrays = {"images": images}
     save_npz(out_npz, **arrays)
+    save_npz(baseline_path(out_npz), **{**arrays, "images": plain})
     save_sampler(sampler_path(model_path), sampler)
