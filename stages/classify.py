@@ -1,8 +1,6 @@
 """Stage `classify`: the judge's view of the samples (per-class accuracy and confidence)."""
 
-import argparse
 import sys
-from pathlib import Path
 
 from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.files import write_json
@@ -11,12 +9,11 @@ from quickdraw_vae.metrics import load_samples
 from quickdraw_vae.params import SAMPLE_SETS, load_params
 from quickdraw_vae.plots import labelled_samples
 from quickdraw_vae.runtime import setup
+from quickdraw_vae.stage import stage_parser
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--out", type=Path, default=Path("."))
+    ap = stage_parser(__doc__, data=False)
     args = ap.parse_args(argv)
 
     p = load_params(args.params)

@@ -1,8 +1,6 @@
 """Stage `evaluate`: IS, FID and KID of every model's samples against real test drawings."""
 
-import argparse
 import sys
-from pathlib import Path
 
 from quickdraw_vae.data import load_split
 from quickdraw_vae.errors import run_main, stage_name
@@ -10,13 +8,11 @@ from quickdraw_vae.files import write_json
 from quickdraw_vae.metrics import evaluate_generation
 from quickdraw_vae.params import SAMPLE_SETS, load_params
 from quickdraw_vae.runtime import setup
+from quickdraw_vae.stage import stage_parser
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--data", type=Path, default=Path("data/prepared"))
-    ap.add_argument("--out", type=Path, default=Path("."))
+    ap = stage_parser(__doc__)
     args = ap.parse_args(argv)
 
     p = load_params(args.params)

@@ -1,20 +1,16 @@
 """Stage `figures`: reconstructions, interpolations and loss curves of the three models."""
 
-import argparse
 import sys
-from pathlib import Path
 
 from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.figures import make_figures
 from quickdraw_vae.params import ALL_MODELS, load_params
 from quickdraw_vae.runtime import setup
+from quickdraw_vae.stage import stage_parser
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--data", type=Path, default=Path("data/prepared"))
-    ap.add_argument("--out", type=Path, default=Path("."))
+    ap = stage_parser(__doc__)
     args = ap.parse_args(argv)
 
     p = load_params(args.params)

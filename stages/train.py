@@ -1,21 +1,18 @@
 """Stage `train@<model>`: fit one unconditional VAE (rnn_cnn or cnn_cnn)."""
 
-import argparse
 import sys
 from pathlib import Path
 
 from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.models import config_from_params
 from quickdraw_vae.params import MODEL_NAMES, load_params
+from quickdraw_vae.stage import stage_parser
 from quickdraw_vae.training import train_and_save
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = stage_parser(__doc__)
     ap.add_argument("--model", choices=MODEL_NAMES, required=True)
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--data", type=Path, default=Path("data/prepared"))
-    ap.add_argument("--out", type=Path, default=Path("."), help="root under which models/, metrics/, plots/ go")
     ap.add_argument("--resume-dir", type=Path, default=Path("data/resume"), help="per-epoch state (git-ignored)")
     args = ap.parse_args(argv)
 

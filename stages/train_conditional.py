@@ -1,6 +1,5 @@
 """Stage `train_conditional`: the winning architecture, conditioned on the class."""
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -8,15 +7,13 @@ from pathlib import Path
 from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.models import config_from_params
 from quickdraw_vae.params import load_params
+from quickdraw_vae.stage import stage_parser
 from quickdraw_vae.training import train_and_save
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--params", default="params.yaml")
+    ap = stage_parser(__doc__)
     ap.add_argument("--best", type=Path, default=Path("metrics/best.json"))
-    ap.add_argument("--data", type=Path, default=Path("data/prepared"))
-    ap.add_argument("--out", type=Path, default=Path("."))
     ap.add_argument("--resume-dir", type=Path, default=Path("data/resume"), help="per-epoch state (git-ignored)")
     args = ap.parse_args(argv)
 

@@ -1,8 +1,6 @@
 """Stage `train_judge`: the sketch classifier behind the `sketch` feature space and the classify stage."""
 
-import argparse
 import sys
-from pathlib import Path
 
 import torch
 
@@ -13,14 +11,12 @@ from quickdraw_vae.judge import judge_report, save_judge, train_judge
 from quickdraw_vae.params import load_params
 from quickdraw_vae.plots import confusion
 from quickdraw_vae.runtime import setup
+from quickdraw_vae.stage import stage_parser
 from quickdraw_vae.training import to_tensor
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--data", type=Path, default=Path("data/prepared"))
-    ap.add_argument("--out", type=Path, default=Path("."))
+    ap = stage_parser(__doc__)
     args = ap.parse_args(argv)
 
     p = load_params(args.params)

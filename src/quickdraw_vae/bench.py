@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -51,7 +51,7 @@ def run(params_path: str, source: str, train_per_class: int, epochs: int) -> dic
     train, _, _ = load_splits(source, p.data.classes, train_per_class, 1, p.data.seed)
     fit_idx, val_idx = validation_split(train.labels, tp.val_fraction, tp.seed)
     x, y = to_tensor(train.images), torch.from_numpy(train.labels)
-    short = type(tp)(**{**tp.__dict__, "epochs": epochs})
+    short = replace(tp, epochs=epochs)
     out = {"device": str(device), "threads": tp.threads, "drawings": len(fit_idx), "epochs": epochs, "models": {}}
     for name in ("rnn_cnn", "cnn_cnn"):
         cfg = config_from_params(name, p.models[name])
