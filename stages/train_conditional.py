@@ -4,7 +4,7 @@ import json
 import sys
 from pathlib import Path
 
-from quickdraw_vae.errors import run_main, stage_name
+from quickdraw_vae.errors import QuickdrawError, run_main, stage_name
 from quickdraw_vae.models import config_from_params
 from quickdraw_vae.params import load_params
 from quickdraw_vae.stage import stage_parser
@@ -18,7 +18,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     p = load_params(args.params)
-    winner = json.loads(args.best.read_text())["best"]
+    try:
+        winner = json.loads(args.best.read_text())["best"]
+    except (OSError, ValueError, KeyError) as e:
+        raise QuickdrawError(f"{args.best}: cannot read the selected model ({type(e).__name__}); run select_best") from None
     cfg = config_from_params(winner, p.models[winner], len(p.data.classes), p.conditional.mode)
     train_and_save("conditional", cfg, p.train, p.conditional.kl_warmup_epochs, args.data,
                    args.out / "models" / "conditional.pt", args.out / "metrics" / "train" / "conditional.json",
