@@ -186,7 +186,7 @@ class HttpClassFile:
             if response.status == 206:
                 total = response.headers.get("Content-Range", "").rpartition("/")[2]
                 if total.isdigit():
-                    (self.cache_dir).mkdir(parents=True, exist_ok=True)
+                    self.cache_dir.mkdir(parents=True, exist_ok=True)
                     (self.cache_dir / "size").write_text(total)
                 body = _read_all(response, last - first + 1, self.url)
                 if len(body) != last - first + 1 and not (allow_short and total.isdigit() and first + len(body) == int(total)):

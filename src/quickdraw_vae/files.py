@@ -44,7 +44,7 @@ def save_npz(path: str | Path, **arrays) -> None:
 
 
 def save_figure(path: str | Path, fig) -> None:
-    # A fixed date keeps PNG metadata identical between runs.
+    # No software tag: the PNG bytes then depend on the figure alone, not on the matplotlib version.
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
 

@@ -22,8 +22,8 @@ ALL_MODELS = (*MODEL_NAMES, "conditional")
 SAMPLE_SETS = (*ALL_MODELS, *(f"{m}_prior" for m in ALL_MODELS))
 
 
-def _at_least(low, **kw):
-    return field(metadata={"min": low}, **kw)
+def _at_least(low):
+    return field(metadata={"min": low})
 
 
 def _between(low, high):
