@@ -2,10 +2,11 @@
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from quickdraw_vae.errors import QuickdrawError, run_main, stage_name
-from quickdraw_vae.models import config_from_params
+from quickdraw_vae.models import config_from_params, load_checkpoint
 from quickdraw_vae.params import load_params
 from quickdraw_vae.stage import stage_parser
 from quickdraw_vae.training import train_and_save
@@ -14,6 +15,7 @@ from quickdraw_vae.training import train_and_save
 def main(argv=None):
     ap = stage_parser(__doc__)
     ap.add_argument("--best", type=Path, default=Path("metrics/best.json"))
+    ap.add_argument("--models", type=Path, default=Path("models"), help="where the unconditional checkpoints are")
     ap.add_argument("--resume-dir", type=Path, default=Path("data/resume"), help="per-epoch state (git-ignored)")
     args = ap.parse_args(argv)
 
@@ -23,9 +25,16 @@ def main(argv=None):
     except (OSError, ValueError, KeyError) as e:
         raise QuickdrawError(f"{args.best}: cannot read the selected model ({type(e).__name__}); run select_best") from None
     cfg = config_from_params(winner, p.models[winner], len(p.data.classes), p.conditional.mode)
-    train_and_save("conditional", cfg, p.train, p.conditional.kl_warmup_epochs, args.data,
+    tp, init_from = p.train, None
+    if p.conditional.init == "best":
+        init_from, _ = load_checkpoint(args.models / f"{winner}.pt")
+        if replace(cfg, num_classes=0, cond_mode="none") != init_from.cfg:
+            raise QuickdrawError(f"{args.models / f'{winner}.pt'}: trained with other models.{winner} params; rerun train")
+        tp = replace(p.train, epochs=p.conditional.epochs)
+    train_and_save("conditional", cfg, tp, p.conditional.kl_warmup_epochs, args.data,
                    args.out / "models" / "conditional.pt", args.out / "metrics" / "train" / "conditional.json",
-                   args.out / "plots" / "train" / "conditional.tsv", args.out / "timings" / "conditional.json", args.resume_dir)
+                   args.out / "plots" / "train" / "conditional.tsv", args.out / "timings" / "conditional.json", args.resume_dir,
+                   init_from)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ def main(argv=None):
     train, classes = load_split(args.data / "train.npz")
     test, _ = load_split(args.data / "test.npz")
     judge = train_judge(to_tensor(train.images), torch.from_numpy(train.labels), len(classes),
-                        p.judge.epochs, p.judge.batch_size, p.judge.lr, p.judge.seed)
+                        p.judge.epochs, p.judge.batch_size, p.judge.lr, p.judge.seed, p.judge.width)
     report, matrix = judge_report(judge, test.images, test.labels, classes)
     save_judge(args.out / "models" / "judge.pt", judge, classes)
     write_json(args.out / "metrics" / "judge.json", report)

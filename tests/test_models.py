@@ -82,3 +82,10 @@ def test_corrupt_and_foreign_checkpoints_fail_clearly(tmp_path):
         load_checkpoint(tmp_path / "other.pt")
     with pytest.raises(QuickdrawError, match="missing.pt: no such checkpoint"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_fine_channels_set_the_14x14_width_only():
+    narrow = VAE(ModelConfig("cnn", **SMALL, fine_channels=2))
+    assert narrow.encoder.net[0].out_channels == 2 and narrow.encoder.net[3].out_channels == 8
+    assert narrow.decoder.net[-1].in_channels == 2
+    assert VAE(ModelConfig("cnn", **SMALL)).encoder.net[0].out_channels == 4  # default: `channels`

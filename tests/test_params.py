@@ -20,6 +20,8 @@ def test_committed_params_parse(base_params):
         ("train", "lr", True, "train.lr must be a number"),
         ("data", "classes", ["rabbit", "../x"], "invalid class name '../x'"),
         ("data", "colour", "red", "unknown key data.colour"),
+        ("conditional", "init", "pretrained", "conditional.init must be one of best, scratch"),
+        ("judge", "width", 0, "judge.width must be >= 1"),
     ],
 )
 def test_bad_params_name_the_key(base_params, section, key, value, message):
@@ -40,6 +42,9 @@ def test_quick_applies_the_profile_from_params(base_params):
     profile = base_params["quick_profile"]
     assert params.data.train_per_class == min(base_params["data"]["train_per_class"], profile["max_train_per_class"])
     assert params.train.epochs == profile["epochs"]
+    assert params.train.batch_size == profile["batch_size"]
+    assert params.conditional.epochs == profile["conditional_epochs"]
+    assert params.judge.epochs == profile["judge_epochs"]
     assert params.models["cnn_cnn"].latent == profile["model"]["latent"]
 
 
@@ -47,3 +52,11 @@ def test_quick_never_raises_the_training_count(base_params):
     base_params["quick"] = True
     base_params["data"]["train_per_class"] = 640
     assert parse_params(base_params).resolved().data.train_per_class == 640
+
+
+def test_warm_start_needs_the_add_mode(base_params):
+    base_params["conditional"].update(init="best", mode="concat")
+    with pytest.raises(QuickdrawError, match="conditional.init best needs conditional.mode add"):
+        parse_params(base_params)
+    base_params["conditional"]["init"] = "scratch"
+    parse_params(base_params)

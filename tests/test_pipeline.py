@@ -16,12 +16,12 @@ from conftest import REPO, SHARED
 pytestmark = pytest.mark.slow
 
 TINY = {
-    "data.train_per_class": 48, "data.test_per_class": 16,
+    "data.train_per_class": 48, "data.test_per_class": 16, "train.threads": 1,
     "train.epochs": 2, "train.batch_size": 32, "train.iwae_k": 4,
     "sample.n": 60, "sample.gmm_components": 2, "judge.epochs": 1,
     "evaluate.n": 40, "evaluate.kid_subset_size": 20,
     **{f"models.{m}.{k}": v for m in ("rnn_cnn", "cnn_cnn")
-       for k, v in {"latent": 4, "channels": 4, "hidden": 16, "rnn_hidden": 8}.items()},
+       for k, v in {"latent": 4, "channels": 4, "fine_channels": 4, "hidden": 16, "rnn_hidden": 8}.items()},
 }
 STAGES = ["prepare", "train@rnn_cnn", "train@cnn_cnn", "select_best", "train_conditional", "sample@rnn_cnn",
           "sample@cnn_cnn", "sample@conditional", "figures", "train_judge", "evaluate", "classify", "report"]

@@ -10,9 +10,9 @@ import torch
 
 from conftest import REPO, write_params
 from quickdraw_vae.errors import QuickdrawError
-from quickdraw_vae.models import ModelConfig, load_checkpoint
+from quickdraw_vae.models import VAE, ModelConfig, load_checkpoint
 from quickdraw_vae.params import TrainParams
-from quickdraw_vae.training import fit, pick_best, to_tensor, validation_split
+from quickdraw_vae.training import fit, pick_best, to_tensor, validation_split, warm_start
 
 TP = TrainParams(epochs=3, batch_size=16, lr=2e-3, weight_decay=1e-4, kl_warmup_epochs=1, hflip=True,
                  val_fraction=0.2, seed=0, threads=1, device="cpu", iwae_k=2, iwae_chunk=64)
@@ -57,7 +57,7 @@ def test_pick_best_uses_validation_only():
 def _train_stage(tmp_path, base_params, shared_quickdraw, epochs):
     base_params["data"].update(source=str(shared_quickdraw), train_per_class=32, test_per_class=8)
     base_params["train"].update(epochs=epochs, batch_size=16, iwae_k=2)
-    base_params["models"]["rnn_cnn"].update(latent=4, channels=4, hidden=16, rnn_hidden=8)
+    base_params["models"]["rnn_cnn"].update(latent=4, channels=4, fine_channels=4, hidden=16, rnn_hidden=8)
     params = write_params(tmp_path / "params.yaml", base_params)
     prep = subprocess.run([sys.executable, REPO / "stages/prepare.py", "--params", params, "--out", tmp_path / "prepared",
                            "--raw", tmp_path / "raw", "--metrics", tmp_path / "d.json", "--preview", tmp_path / "p.png"],
@@ -92,3 +92,17 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path, base
     assert (tmp_path / "resumed" / "plots/train/rnn_cnn.tsv").read_text() == (tmp_path / "clean" / "plots/train/rnn_cnn.tsv").read_text()
     model, payload = load_checkpoint(tmp_path / "resumed" / "models" / "rnn_cnn.pt")
     assert model.cfg.encoder == "rnn" and payload["classes"] == base_params["data"]["classes"]
+
+
+def test_warm_started_conditional_model_begins_where_the_unconditional_ended(tiny):
+    x, y, _ = tiny
+    trained = fit("cnn_cnn", CFG, TP, 1, x[:60], None, x[60:], None, torch.device("cpu")).model
+    cond = VAE(ModelConfig("cnn", latent=4, channels=4, hidden=16, rnn_hidden=8, dropout=0.1, num_classes=2,
+                           cond_mode="add")).eval()
+    warm_start(cond, trained)
+    z = torch.randn(5, 4)
+    assert torch.equal(cond.decode(z, torch.tensor([0, 1, 0, 1, 1])), trained.decode(z))
+    assert torch.equal(cond.encode(x[60:])[0], trained.encode(x[60:])[0])
+    wider = ModelConfig("cnn", latent=4, channels=8, hidden=16, rnn_hidden=8, dropout=0.1, num_classes=2, cond_mode="add")
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        fit("conditional", wider, TP, 0, x[:60], y[:60], x[60:], y[60:], torch.device("cpu"), init_from=trained)

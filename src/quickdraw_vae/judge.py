@@ -58,9 +58,9 @@ def _shift(x: torch.Tensor, gen: torch.Generator, pixels: int = 2) -> torch.Tens
 
 
 def train_judge(x: torch.Tensor, y: torch.Tensor, num_classes: int, epochs: int, batch_size: int, lr: float,
-                seed: int) -> SketchJudge:
+                seed: int, width: int = 32) -> SketchJudge:
     torch.manual_seed(seed)
-    model = SketchJudge(JudgeConfig(num_classes))
+    model = SketchJudge(JudgeConfig(num_classes, width))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * math.ceil(len(x) / batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr * 3, total_steps=steps)

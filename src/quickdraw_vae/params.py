@@ -43,6 +43,7 @@ class DataParams:
 class ModelParams:
     latent: int = _at_least(1)
     channels: int = _at_least(1)
+    fine_channels: int = _at_least(1)
     hidden: int = _at_least(1)
     rnn_hidden: int = _at_least(1)
     dropout: float = _between(0.0, 0.9)
@@ -69,12 +70,17 @@ class QuickProfile:
     max_train_per_class: int = _at_least(1)
     epochs: int = _at_least(1)
     iwae_k: int = _at_least(1)
+    conditional_epochs: int = _at_least(1)
+    judge_epochs: int = _at_least(1)
+    batch_size: int = _at_least(1)
     model: ModelParams
 
 
 @dataclass(frozen=True)
 class ConditionalParams:
     mode: Literal["add", "concat", "cvae"]
+    init: Literal["best", "scratch"]  # best: fine-tune the selected unconditional model; scratch: the study's way
+    epochs: int = _at_least(1)  # with init: best (scratch trains train.epochs)
     kl_warmup_epochs: int = _at_least(0)
 
 
@@ -91,6 +97,7 @@ class SampleParams:
 
 @dataclass(frozen=True)
 class JudgeParams:
+    width: int = _at_least(1)
     epochs: int = _at_least(1)
     batch_size: int = _at_least(1)
     lr: float = _between(1e-7, 1.0)
@@ -135,7 +142,9 @@ class Params:
         return replace(
             self,
             data=replace(self.data, train_per_class=min(self.data.train_per_class, q.max_train_per_class)),
-            train=replace(self.train, epochs=q.epochs, iwae_k=q.iwae_k),
+            train=replace(self.train, epochs=q.epochs, iwae_k=q.iwae_k, batch_size=q.batch_size),
+            judge=replace(self.judge, epochs=q.judge_epochs),
+            conditional=replace(self.conditional, epochs=q.conditional_epochs),
             models={name: q.model for name in self.models},
         )
 
@@ -205,6 +214,9 @@ def _check(params: Params) -> None:
         raise QuickdrawError("params.yaml: data.classes must list at least two distinct classes")
     if set(params.models) != set(MODEL_NAMES):
         raise QuickdrawError(f"params.yaml: models must have exactly the keys {', '.join(MODEL_NAMES)}")
+    if params.conditional.init == "best" and params.conditional.mode != "add":
+        raise QuickdrawError("params.yaml: conditional.init best needs conditional.mode add "
+                             "(concat and cvae change layer shapes); use conditional.init scratch")
     for name in params.evaluate.feature_extractors:
         if name not in ("sketch", "inception"):
             raise QuickdrawError(

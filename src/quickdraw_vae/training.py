@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from .data import load_split
@@ -61,6 +62,22 @@ def evaluate(model: VAE, x: torch.Tensor, y: torch.Tensor | None, batch: int = 1
     return {"bce": b, "kld": k, "neg_elbo": b + k}
 
 
+def make_optimizer(model: VAE, tp: TrainParams, device: torch.device) -> torch.optim.Optimizer:
+    # The fused kernel updates all 3.5 M weights in one pass: a third of a batch-32 step otherwise.
+    fused = device.type in ("cpu", "cuda")
+    return torch.optim.AdamW(model.parameters(), lr=tp.lr, weight_decay=tp.weight_decay, fused=fused or None)
+
+
+def warm_start(model: VAE, trained: VAE) -> None:
+    """Copy every weight the two models share; a new class embedding starts at zero, so the
+    conditional model begins exactly where the unconditional one ended."""
+    missing, unexpected = model.load_state_dict(trained.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("embedding.") for k in missing):
+        raise QuickdrawError(f"cannot warm-start: architectures differ ({', '.join(unexpected or missing)})")
+    if model.embedding is not None:
+        nn.init.zeros_(model.embedding.weight)
+
+
 @dataclass
 class FitResult:
     model: VAE
@@ -79,7 +96,7 @@ def _fingerprint(*parts) -> str:
 
 def fit(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epochs: int,
         x: torch.Tensor, y: torch.Tensor | None, xv: torch.Tensor, yv: torch.Tensor | None,
-        device: torch.device, resume_dir: Path | None = None) -> FitResult:
+        device: torch.device, resume_dir: Path | None = None, init_from: VAE | None = None) -> FitResult:
     """Train, keeping the weights of the best validation epoch.
 
     With `resume_dir`, the full training state (weights, optimizer, schedule, RNG streams) is saved
@@ -88,17 +105,20 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epochs: int,
     """
     torch.manual_seed(tp.seed)
     model = VAE(cfg).to(device)
+    if init_from is not None:
+        warm_start(model, init_from)
     x, xv = x.to(device), xv.to(device)
     y = None if y is None or not cfg.conditional else y.to(device)
     yv = None if yv is None or not cfg.conditional else yv.to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=tp.lr, weight_decay=tp.weight_decay)
+    opt = make_optimizer(model, tp, device)
     steps_per_epoch = math.ceil(len(x) / tp.batch_size)
     total_steps = tp.epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
     order = torch.Generator().manual_seed(tp.seed)
     state = {"epoch": 0, "history": [], "best_epoch": 0, "best_state": None, "best_val": math.inf, "seconds": 0.0}
     resume_file = resume_dir / f"{name}.pt" if resume_dir else None
-    key = _fingerprint(name, cfg, tp, kl_warmup_epochs, x, y if y is not None else "", xv)
+    key = _fingerprint(name, cfg, tp, kl_warmup_epochs, x, y if y is not None else "", xv,
+                       *(init_from.state_dict().values() if init_from is not None else ()))
     if resume_file and resume_file.exists():
         saved = torch.load(resume_file, map_location=device, weights_only=True)
         if saved.get("key") == key:
@@ -173,7 +193,7 @@ def final_metrics(model: VAE, splits: dict[str, tuple[torch.Tensor, torch.Tensor
 
 def train_and_save(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epochs: int, prepared_dir: Path,
                    model_out: Path, metrics_out: Path, history_out: Path, timing_out: Path,
-                   resume_dir: Path | None = None) -> dict:
+                   resume_dir: Path | None = None, init_from: VAE | None = None) -> dict:
     """Fit one model on the prepared splits and write its checkpoint, metrics and per-epoch history.
 
     Everything is computed before anything is written, so a failure leaves no outputs behind.
@@ -186,7 +206,8 @@ def train_and_save(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epoch
         raise QuickdrawError(f"{prepared_dir / 'train.npz'}: has {len(classes)} classes, model expects {cfg.num_classes}")
     fit_idx, val_idx = validation_split(train.labels, tp.val_fraction, tp.seed)
     x, y = to_tensor(train.images), torch.from_numpy(train.labels)
-    result = fit(name, cfg, tp, kl_warmup_epochs, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx], device, resume_dir)
+    result = fit(name, cfg, tp, kl_warmup_epochs, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx], device, resume_dir,
+                 None if init_from is None else init_from.to(device))
     splits = {"train": (x[fit_idx], y[fit_idx]), "validation": (x[val_idx], y[val_idx]),
               "test": (to_tensor(test.images), torch.from_numpy(test.labels))}
     metrics = final_metrics(result.model, splits, tp, device)
