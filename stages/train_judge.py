@@ -10,7 +10,7 @@ from quickdraw_vae.files import write_json
 from quickdraw_vae.judge import judge_report, save_judge, train_judge
 from quickdraw_vae.params import load_params
 from quickdraw_vae.plots import confusion
-from quickdraw_vae.runtime import setup
+from quickdraw_vae.runtime import pick_device, setup
 from quickdraw_vae.stage import stage_parser
 from quickdraw_vae.training import to_tensor
 
@@ -24,7 +24,8 @@ def main(argv=None):
     train, classes = load_split(args.data / "train.npz")
     test, _ = load_split(args.data / "test.npz")
     judge = train_judge(to_tensor(train.images), torch.from_numpy(train.labels), len(classes),
-                        p.judge.epochs, p.judge.batch_size, p.judge.lr, p.judge.seed, p.judge.width)
+                        p.judge.epochs, p.judge.batch_size, p.judge.lr, p.judge.seed, p.judge.width,
+                        pick_device(p.train.device))
     report, matrix = judge_report(judge, test.images, test.labels, classes)
     save_judge(args.out / "models" / "judge.pt", judge, classes)
     write_json(args.out / "metrics" / "judge.json", report)

@@ -58,9 +58,11 @@ def _shift(x: torch.Tensor, gen: torch.Generator, pixels: int = 2) -> torch.Tens
 
 
 def train_judge(x: torch.Tensor, y: torch.Tensor, num_classes: int, epochs: int, batch_size: int, lr: float,
-                seed: int, width: int = 32) -> SketchJudge:
+                seed: int, width: int = 32, device: torch.device = torch.device("cpu")) -> SketchJudge:
+    """Train on `device`; the judge comes back on the CPU, where scoring runs."""
     torch.manual_seed(seed)
-    model = SketchJudge(JudgeConfig(num_classes, width))
+    model = SketchJudge(JudgeConfig(num_classes, width)).to(device)
+    x, y = x.to(device), y.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * math.ceil(len(x) / batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr * 3, total_steps=steps)
@@ -77,7 +79,7 @@ def train_judge(x: torch.Tensor, y: torch.Tensor, num_classes: int, epochs: int,
             opt.step()
             sched.step()
             bar.set_postfix(loss=f"{loss.item():.3f}")
-    return model.eval()
+    return model.cpu().eval()
 
 
 @torch.no_grad()
