@@ -2,14 +2,13 @@
 
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from quickdraw_vae.errors import QuickdrawError, run_main, stage_name
-from quickdraw_vae.models import config_from_params, load_checkpoint
+from quickdraw_vae.models import config_from_params
 from quickdraw_vae.params import load_params
 from quickdraw_vae.stage import stage_parser
-from quickdraw_vae.training import train_and_save
+from quickdraw_vae.training import load_warm_start, train_and_save
 
 
 def main(argv=None):
@@ -25,13 +24,8 @@ def main(argv=None):
     except (OSError, ValueError, KeyError) as e:
         raise QuickdrawError(f"{args.best}: cannot read the selected model ({type(e).__name__}); run select_best") from None
     cfg = config_from_params(winner, p.models[winner], len(p.data.classes), p.conditional.mode)
-    tp, init_from = p.train, None
-    if p.conditional.init == "best":
-        init_from, _ = load_checkpoint(args.models / f"{winner}.pt")
-        if replace(cfg, num_classes=0, cond_mode="none") != init_from.cfg:
-            raise QuickdrawError(f"{args.models / f'{winner}.pt'}: trained with other models.{winner} params; rerun train")
-        tp = replace(p.train, epochs=p.conditional.epochs)
-    train_and_save("conditional", cfg, tp, p.conditional.kl_warmup_epochs, args.data,
+    init_from = load_warm_start(args.models / f"{winner}.pt", cfg) if p.conditional.init == "best" else None
+    train_and_save("conditional", cfg, p.conditional_train, p.conditional.kl_warmup_epochs, args.data,
                    args.out / "models" / "conditional.pt", args.out / "metrics" / "train" / "conditional.json",
                    args.out / "plots" / "train" / "conditional.tsv", args.out / "timings" / "conditional.json", args.resume_dir,
                    init_from)

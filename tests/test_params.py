@@ -60,3 +60,10 @@ def test_warm_start_needs_the_add_mode(base_params):
         parse_params(base_params)
     base_params["conditional"]["init"] = "scratch"
     parse_params(base_params)
+
+
+def test_conditional_training_epochs_follow_its_init(base_params):
+    base_params["conditional"].update(init="scratch", epochs=5)
+    assert parse_params(base_params).conditional_train.epochs == base_params["train"]["epochs"]
+    base_params["conditional"]["init"] = "best"
+    assert parse_params(base_params).conditional_train.epochs == 5

@@ -86,7 +86,7 @@ def run(params_path: str, source: str, train_per_class: int, epochs: int) -> dic
     # scales with drawings x epochs. The conditional model is the winner (here: cnn) fine-tuned for
     # conditional.epochs (or trained for train.epochs with conditional.init: scratch).
     rates = out["models"]
-    cond_epochs = p.conditional.epochs if p.conditional.init == "best" else tp.epochs
+    cond_epochs = p.conditional_train.epochs
     seconds = 20_000 * (1 - tp.val_fraction) * (tp.epochs / rates["rnn_cnn"]["train_drawings_per_s"]
                                                 + (tp.epochs + cond_epochs) / rates["cnn_cnn"]["train_drawings_per_s"])
     out["study_training_minutes_estimate"] = round(seconds / 60, 1)

@@ -134,6 +134,13 @@ class Params:
     evaluate: EvaluateParams
     verdict: VerdictParams
 
+    @property
+    def conditional_train(self) -> TrainParams:
+        """How the conditional model trains: train.*, for conditional.epochs when it is fine-tuned."""
+        if self.conditional.init == "best":
+            return replace(self.train, epochs=self.conditional.epochs)
+        return self.train
+
     def resolved(self) -> "Params":
         """The params the stages actually use: `quick: true` applies `quick_profile`."""
         if not self.quick:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from .data import load_split
 from .errors import QuickdrawError
 from .files import atomic_path, write_json, write_tsv
 from .losses import bce, iwae_nll, kld
-from .models import VAE, ModelConfig, parameter_count, save_checkpoint
+from .models import VAE, ModelConfig, load_checkpoint, parameter_count, save_checkpoint
 from .params import TrainParams
 from .runtime import pick_device, setup
 
@@ -76,6 +76,14 @@ def warm_start(model: VAE, trained: VAE) -> None:
         raise QuickdrawError(f"cannot warm-start: architectures differ ({', '.join(unexpected or missing)})")
     if model.embedding is not None:
         nn.init.zeros_(model.embedding.weight)
+
+
+def load_warm_start(path: Path, cfg: ModelConfig) -> VAE:
+    """The unconditional checkpoint a conditional model of `cfg` starts from; it must match its architecture."""
+    trained, _ = load_checkpoint(path)
+    if replace(cfg, num_classes=0, cond_mode="none") != trained.cfg:
+        raise QuickdrawError(f"{path}: trained with other models.* params than params.yaml; rerun train")
+    return trained
 
 
 @dataclass
@@ -207,7 +215,7 @@ def train_and_save(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epoch
     fit_idx, val_idx = validation_split(train.labels, tp.val_fraction, tp.seed)
     x, y = to_tensor(train.images), torch.from_numpy(train.labels)
     result = fit(name, cfg, tp, kl_warmup_epochs, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx], device, resume_dir,
-                 None if init_from is None else init_from.to(device))
+                 init_from)
     splits = {"train": (x[fit_idx], y[fit_idx]), "validation": (x[val_idx], y[val_idx]),
               "test": (to_tensor(test.images), torch.from_numpy(test.labels))}
     metrics = final_metrics(result.model, splits, tp, device)
