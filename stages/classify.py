@@ -5,10 +5,10 @@ import sys
 from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.files import write_json
 from quickdraw_vae.judge import classify_samples, load_judge, predict_proba
-from quickdraw_vae.metrics import load_samples
 from quickdraw_vae.params import SAMPLE_SETS, load_params
 from quickdraw_vae.plots import labelled_samples
 from quickdraw_vae.runtime import setup
+from quickdraw_vae.sampling import load_samples
 from quickdraw_vae.stage import stage_parser
 
 

@@ -1,4 +1,5 @@
-"""Stage `sample@<model>`: draw `sample.n` drawings from a trained model."""
+"""Stage `sample`: draw `sample.n` drawings from each trained model (one process: PyTorch,
+scikit-learn and matplotlib are imported once, not three times)."""
 
 import sys
 
@@ -10,13 +11,14 @@ from quickdraw_vae.stage import stage_parser
 
 def main(argv=None):
     ap = stage_parser(__doc__)
-    ap.add_argument("--model", choices=ALL_MODELS, required=True)
+    ap.add_argument("--model", choices=ALL_MODELS, action="append", help="only these (default: all three)")
     args = ap.parse_args(argv)
 
     p = load_params(args.params)
-    sample_and_save(args.out / "models" / f"{args.model}.pt", args.data / "train.npz", p.sample,
-                    args.out / "data" / "samples" / f"{args.model}.npz",
-                    args.out / "plots" / f"{args.model}_samples.png", p.train.threads)
+    for model in args.model or ALL_MODELS:
+        sample_and_save(args.out / "models" / f"{model}.pt", args.data / "train.npz", p.sample,
+                        args.out / "data" / "samples" / f"{model}.npz",
+                        args.out / "plots" / f"{model}_samples.png", p.train.threads)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
 from quickdraw_vae.errors import QuickdrawError
 from quickdraw_vae.judge import JudgeConfig, SketchJudge, classify_samples, save_judge
-from quickdraw_vae.metrics import INCEPTION, SKETCH, fidelity, inception_weights_path, load_samples
+from quickdraw_vae.metrics import INCEPTION, SKETCH, fidelity, inception_weights_path
+from quickdraw_vae.sampling import load_samples
 
 ONEHOT = "test-onehot-by-brightness"
 

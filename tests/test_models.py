@@ -11,7 +11,7 @@ SMALL = dict(latent=4, channels=4, hidden=16, rnn_hidden=8, dropout=0.0)
 
 
 @pytest.mark.parametrize("encoder", ["rnn", "cnn"])
-@pytest.mark.parametrize("mode", ["none", "add", "concat", "cvae"])
+@pytest.mark.parametrize("mode", ["none", "add", "shift", "concat", "cvae"])
 def test_shapes(encoder, mode):
     cfg = ModelConfig(encoder, **SMALL, num_classes=0 if mode == "none" else 5, cond_mode=mode)
     model = VAE(cfg)

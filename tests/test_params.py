@@ -54,9 +54,9 @@ def test_quick_never_raises_the_training_count(base_params):
     assert parse_params(base_params).resolved().data.train_per_class == 640
 
 
-def test_warm_start_needs_the_add_mode(base_params):
+def test_warm_start_needs_the_add_or_shift_mode(base_params):
     base_params["conditional"].update(init="best", mode="concat")
-    with pytest.raises(QuickdrawError, match="conditional.init best needs conditional.mode add"):
+    with pytest.raises(QuickdrawError, match="conditional.init best needs conditional.mode add or shift"):
         parse_params(base_params)
     base_params["conditional"]["init"] = "scratch"
     parse_params(base_params)

@@ -23,8 +23,8 @@ TINY = {
     **{f"models.{m}.{k}": v for m in ("rnn_cnn", "cnn_cnn")
        for k, v in {"latent": 4, "channels": 4, "fine_channels": 4, "hidden": 16, "rnn_hidden": 8}.items()},
 }
-STAGES = ["prepare", "train@rnn_cnn", "train@cnn_cnn", "select_best", "train_conditional", "sample@rnn_cnn",
-          "sample@cnn_cnn", "sample@conditional", "figures", "train_judge", "evaluate", "classify", "report"]
+STAGES = ["prepare", "train@rnn_cnn", "train@cnn_cnn", "select_best", "train_conditional", "sample",
+          "figures", "train_judge", "evaluate", "classify", "report"]
 
 
 def sh(*cmd, cwd, check=True):

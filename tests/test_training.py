@@ -12,7 +12,8 @@ from conftest import REPO, write_params
 from quickdraw_vae.errors import QuickdrawError
 from quickdraw_vae.models import VAE, ModelConfig, load_checkpoint
 from quickdraw_vae.params import TrainParams
-from quickdraw_vae.training import fit, pick_best, to_tensor, validation_split, warm_start
+from quickdraw_vae.selection import pick_best
+from quickdraw_vae.training import fit, to_tensor, validation_split, warm_start
 
 TP = TrainParams(epochs=3, batch_size=16, lr=2e-3, weight_decay=1e-4, kl_warmup_epochs=1, hflip=True,
                  val_fraction=0.2, seed=0, threads=1, device="cpu", iwae_k=2, iwae_chunk=64)
@@ -106,3 +107,22 @@ def test_warm_started_conditional_model_begins_where_the_unconditional_ended(tin
     wider = ModelConfig("cnn", latent=4, channels=8, hidden=16, rnn_hidden=8, dropout=0.1, num_classes=2, cond_mode="add")
     with pytest.raises(RuntimeError, match="size mismatch"):
         fit("conditional", wider, TP, 0, x[:60], y[:60], x[60:], y[60:], torch.device("cpu"), init_from=trained)
+
+
+def test_shift_warm_start_keeps_the_reconstructions_and_moves_class_means_into_the_prior(tiny):
+    from quickdraw_vae.losses import kld
+
+    x, y, _ = tiny
+    trained = fit("cnn_cnn", CFG, TP, 1, x, None, x[:8], None, torch.device("cpu")).model
+    cond = VAE(ModelConfig("cnn", latent=4, channels=4, hidden=16, rnn_hidden=8, dropout=0.1, num_classes=2,
+                           cond_mode="shift")).eval()
+    warm_start(cond, trained, x, y)
+    codes = trained.encode(x)[0]
+    assert torch.allclose(cond.embedding.weight[1], codes[y == 1].mean(0))
+    mu, logvar = cond.encode(x, y)
+    # The decoder sees the unconditional model's codes, so every reconstruction is unchanged...
+    assert torch.allclose(cond.decode(mu, y), trained.decode(codes), atol=1e-5)
+    # ...and measured from its class's mean, each code costs fewer nats under N(0, I).
+    assert kld(mu, logvar).mean() < kld(codes, trained.encode(x)[1]).mean()
+    with pytest.raises(QuickdrawError, match="without labelled drawings"):
+        warm_start(cond, trained)

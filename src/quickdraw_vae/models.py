@@ -15,7 +15,7 @@ from torch import nn
 from .errors import QuickdrawError
 
 ENCODERS = ("rnn", "cnn")
-COND_MODES = ("none", "add", "concat", "cvae")
+COND_MODES = ("none", "add", "shift", "concat", "cvae")
 CHECKPOINT_FORMAT = 1
 
 
@@ -29,7 +29,9 @@ class ModelConfig:
     dropout: float
     num_classes: int = 0
     # How the class enters a conditional model: "add" (the study's: embedding added to z before
-    # decoding), "concat" (embedding concatenated to z), "cvae" (concat, and the encoder sees it too).
+    # decoding), "shift" (as add, and the encoder's mean is measured from the embedding: the
+    # embedding is then each class's prior mean), "concat" (embedding concatenated to z), "cvae"
+    # (concat, and the encoder sees it too).
     cond_mode: str = "none"
     # Feature maps at 14x14, where a 3x3 convolution costs 4x what it does at 7x7 (None: `channels`).
     fine_channels: int | None = None
@@ -136,11 +138,14 @@ class VAE(nn.Module):
         if self.cfg.cond_mode == "cvae":
             h = torch.cat([h, self._label(y)], dim=1)
         mu, logvar = self.head(h).chunk(2, dim=1)
+        if self.cfg.cond_mode == "shift":
+            # decode() adds the embedding back: z + e_y is the head's own output, so p(z + e_y | y) = N(e_y, I)
+            mu = mu - self._label(y)
         return mu, logvar
 
     def decode(self, z, y=None):
         mode = self.cfg.cond_mode
-        if mode == "add":
+        if mode in ("add", "shift"):
             z = z + self._label(y)
         elif mode in ("concat", "cvae"):
             z = torch.cat([z, self._label(y)], dim=1)

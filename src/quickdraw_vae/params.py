@@ -78,7 +78,7 @@ class QuickProfile:
 
 @dataclass(frozen=True)
 class ConditionalParams:
-    mode: Literal["add", "concat", "cvae"]
+    mode: Literal["add", "shift", "concat", "cvae"]
     init: Literal["best", "scratch"]  # best: fine-tune the selected unconditional model; scratch: the study's way
     epochs: int = _at_least(1)  # with init: best (scratch trains train.epochs)
     kl_warmup_epochs: int = _at_least(0)
@@ -221,8 +221,8 @@ def _check(params: Params) -> None:
         raise QuickdrawError("params.yaml: data.classes must list at least two distinct classes")
     if set(params.models) != set(MODEL_NAMES):
         raise QuickdrawError(f"params.yaml: models must have exactly the keys {', '.join(MODEL_NAMES)}")
-    if params.conditional.init == "best" and params.conditional.mode != "add":
-        raise QuickdrawError("params.yaml: conditional.init best needs conditional.mode add "
+    if params.conditional.init == "best" and params.conditional.mode not in ("add", "shift"):
+        raise QuickdrawError("params.yaml: conditional.init best needs conditional.mode add or shift "
                              "(concat and cvae change layer shapes); use conditional.init scratch")
     for name in params.evaluate.feature_extractors:
         if name not in ("sketch", "inception"):

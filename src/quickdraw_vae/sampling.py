@@ -116,7 +116,7 @@ def load_sampler(path: str | Path) -> Sampler | None:
 
 
 @torch.no_grad()
-def encode_means(model, x: torch.Tensor, y: torch.Tensor | None, batch: int = 1024) -> np.ndarray:
+def encode_means(model, x: torch.Tensor, y: torch.Tensor | None, batch: int = 256) -> np.ndarray:
     model.eval()
     cond = model.cfg.conditional
     return torch.cat([model.encode(x[i : i + batch], y[i : i + batch] if cond else None)[0]
@@ -125,7 +125,7 @@ def encode_means(model, x: torch.Tensor, y: torch.Tensor | None, batch: int = 10
 
 @torch.no_grad()
 def generate(model, sampler: Sampler, n: int, labels: torch.Tensor | None, seed: int,
-             batch: int = 1024) -> np.ndarray:
+             batch: int = 256) -> np.ndarray:
     """`n` drawings as uint8 (n, 28, 28), white strokes on black like the dataset."""
     model.eval()
     gen = torch.Generator().manual_seed(seed)
@@ -158,6 +158,22 @@ def sampler_from_params(sp, model, train_images: np.ndarray, train_labels: np.nd
         groups = train_labels if cond else np.zeros(len(z), dtype=np.int64)
         gmm = fit_gmm(z, groups, sp.gmm_components, sp.seed)
     return Sampler(sp.strategy, sp.temperature, sp.pixels, sp.sharpen, gmm)
+
+
+def load_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """A samples file: `images` uint8 (N, 28, 28), optional int `labels` (N,)."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            images = z["images"]
+            labels = z["labels"] if "labels" in z.files else None
+    except (OSError, ValueError, KeyError) as e:
+        raise QuickdrawError(f"{path}: not a samples file with an `images` array ({type(e).__name__})") from None
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise QuickdrawError(f"{path}: images must be uint8 (N, 28, 28), got {images.dtype} {images.shape}")
+    if labels is not None and labels.shape != (len(images),):
+        raise QuickdrawError(f"{path}: labels must have shape ({len(images)},), got {labels.shape}")
+    return images, labels
 
 
 def baseline_path(samples_npz: Path) -> Path:

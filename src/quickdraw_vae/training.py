@@ -47,8 +47,9 @@ def validation_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
 
 
 @torch.no_grad()
-def evaluate(model: VAE, x: torch.Tensor, y: torch.Tensor | None, batch: int = 1024) -> dict[str, float]:
-    """Mean BCE, KLD and -ELBO (nats per drawing), using the posterior mean for reconstruction."""
+def evaluate(model: VAE, x: torch.Tensor, y: torch.Tensor | None, batch: int = 256) -> dict[str, float]:
+    """Mean BCE, KLD and -ELBO (nats per drawing), with one sample from q(z|x) per drawing."""
+    # 256 drawings' activations fit the CPU's caches: batches of 1024 ran 1.7x slower.
     model.eval()
     sums = torch.zeros(2, dtype=torch.float64)
     for start in range(0, len(x), batch):
@@ -68,14 +69,26 @@ def make_optimizer(model: VAE, tp: TrainParams, device: torch.device) -> torch.o
     return torch.optim.AdamW(model.parameters(), lr=tp.lr, weight_decay=tp.weight_decay, fused=fused or None)
 
 
-def warm_start(model: VAE, trained: VAE) -> None:
-    """Copy every weight the two models share; a new class embedding starts at zero, so the
-    conditional model begins exactly where the unconditional one ended."""
+def warm_start(model: VAE, trained: VAE, x: torch.Tensor | None = None, y: torch.Tensor | None = None) -> None:
+    """Copy every weight the two models share, so the conditional model begins exactly where the
+    unconditional one ended. The new class embedding starts at zero (`add`: z + 0 is the old
+    decoder input) or, for `shift`, at each class's mean code on (x, y): the encoder's codes are then
+    measured from their class's mean, the decoder still sees the old codes, and the KL term drops
+    by what the label already tells."""
     missing, unexpected = model.load_state_dict(trained.state_dict(), strict=False)
     if unexpected or any(not k.startswith("embedding.") for k in missing):
         raise QuickdrawError(f"cannot warm-start: architectures differ ({', '.join(unexpected or missing)})")
-    if model.embedding is not None:
-        nn.init.zeros_(model.embedding.weight)
+    if model.embedding is None:
+        return
+    nn.init.zeros_(model.embedding.weight)
+    if model.cfg.cond_mode == "shift":
+        if x is None or y is None:
+            raise QuickdrawError("cannot warm-start a shift model without labelled drawings")
+        with torch.no_grad():
+            codes = torch.cat([trained.encode(x[i : i + 1024])[0] for i in range(0, len(x), 1024)])
+            for c in range(model.cfg.num_classes):
+                if (y == c).any():
+                    model.embedding.weight[c] = codes[y == c].mean(0).to(model.embedding.weight.device)
 
 
 def load_warm_start(path: Path, cfg: ModelConfig) -> VAE:
@@ -114,7 +127,7 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epochs: int,
     torch.manual_seed(tp.seed)
     model = VAE(cfg).to(device)
     if init_from is not None:
-        warm_start(model, init_from)
+        warm_start(model, init_from, x, y)
     x, xv = x.to(device), xv.to(device)
     y = None if y is None or not cfg.conditional else y.to(device)
     yv = None if yv is None or not cfg.conditional else yv.to(device)
@@ -232,9 +245,3 @@ def train_and_save(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epoch
         (resume_dir / f"{name}.pt").unlink(missing_ok=True)
     return metrics
 
-
-def pick_best(reports: dict[str, dict]) -> dict:
-    """The unconditional model with the lowest validation -ELBO (test is never consulted)."""
-    scores = {name: r["validation"]["neg_elbo"] for name, r in reports.items()}
-    best = min(sorted(scores), key=scores.get)
-    return {"best": best, "criterion": "validation neg_elbo (nats/drawing)", "validation_neg_elbo": scores}
