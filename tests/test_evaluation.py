@@ -42,3 +42,19 @@ def test_collapsed_model_scores_worse_fid_than_a_trained_one(shared_quickdraw, t
     trained, averaged = judged(samples), judged(collapsed)
     assert averaged["fid"] > trained["fid"]
     assert averaged["kid"] > trained["kid"]
+
+
+def test_sample_stage_checks_every_checkpoint_before_writing_any_samples(tmp_path, base_params):
+    from conftest import run_stage, write_params
+    from quickdraw_vae.models import VAE, save_checkpoint
+
+    models = tmp_path / "models"
+    for name, encoder in (("rnn_cnn", "rnn"), ("cnn_cnn", "cnn")):
+        save_checkpoint(models / f"{name}.pt", VAE(ModelConfig(encoder, 4, 4, 16, 8, 0.0)), ["a", "b"])
+    (models / "conditional.pt").write_bytes(b"not a checkpoint")
+    result = run_stage("sample", "--params", write_params(tmp_path / "params.yaml", base_params),
+                       "--data", tmp_path / "prepared", "--out", tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: {models / 'conditional.pt'}: not a quickdraw-vae checkpoint "
+                                                  "(UnpicklingError)"]
+    assert not (tmp_path / "data").exists() and not list(tmp_path.glob("plots/*"))
