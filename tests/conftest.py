@@ -33,6 +33,7 @@ def write_params(path: Path, params: dict) -> Path:
     return path
 
 
-def run_stage(name: str, *args, cwd=REPO) -> subprocess.CompletedProcess:
+def run_stage(name: str, *args, cwd: Path) -> subprocess.CompletedProcess:
+    # cwd: a test's own folder, so the stage's wall-time record (timings/stages/) never lands in the repo
     return subprocess.run([sys.executable, str(REPO / "stages" / f"{name}.py"), *map(str, args)],
                           cwd=cwd, capture_output=True, text=True, timeout=600)

@@ -113,7 +113,7 @@ def _prepare(tmp_path, params):
     out = tmp_path / "out"
     result = run_stage("prepare", "--params", write_params(tmp_path / "params.yaml", params),
                        "--out", out / "prepared", "--raw", out / "raw", "--metrics", out / "data.json",
-                       "--preview", out / "preview.png")
+                       "--preview", out / "preview.png", cwd=tmp_path)
     return result, out
 
 

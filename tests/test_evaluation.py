@@ -53,7 +53,7 @@ def test_sample_stage_checks_every_checkpoint_before_writing_any_samples(tmp_pat
         save_checkpoint(models / f"{name}.pt", VAE(ModelConfig(encoder, 4, 4, 16, 8, 0.0)), ["a", "b"])
     (models / "conditional.pt").write_bytes(b"not a checkpoint")
     result = run_stage("sample", "--params", write_params(tmp_path / "params.yaml", base_params),
-                       "--data", tmp_path / "prepared", "--out", tmp_path)
+                       "--data", tmp_path / "prepared", "--out", tmp_path, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"error: {models / 'conditional.pt'}: not a quickdraw-vae checkpoint "
                                                   "(UnpicklingError)"]

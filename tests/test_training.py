@@ -62,7 +62,7 @@ def _train_stage(tmp_path, base_params, shared_quickdraw, epochs):
     params = write_params(tmp_path / "params.yaml", base_params)
     prep = subprocess.run([sys.executable, REPO / "stages/prepare.py", "--params", params, "--out", tmp_path / "prepared",
                            "--raw", tmp_path / "raw", "--metrics", tmp_path / "d.json", "--preview", tmp_path / "p.png"],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, cwd=tmp_path)
     assert prep.returncode == 0, prep.stderr
     return [sys.executable, REPO / "stages/train.py", "--model", "rnn_cnn", "--params", params,
             "--data", tmp_path / "prepared", "--resume-dir", tmp_path / "resume"]
@@ -70,12 +70,12 @@ def _train_stage(tmp_path, base_params, shared_quickdraw, epochs):
 
 def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path, base_params, shared_quickdraw):
     cmd = _train_stage(tmp_path, base_params, shared_quickdraw, epochs=12)
-    clean = subprocess.run([*cmd, "--out", tmp_path / "clean"], capture_output=True, text=True)
+    clean = subprocess.run([*cmd, "--out", tmp_path / "clean"], capture_output=True, text=True, cwd=tmp_path)
     assert clean.returncode == 0, clean.stderr
     state = tmp_path / "resume" / "rnn_cnn.pt"
     assert not state.exists(), "the resume state is removed after a successful run"
 
-    proc = subprocess.Popen([*map(str, cmd), "--out", str(tmp_path / "resumed")])
+    proc = subprocess.Popen([*map(str, cmd), "--out", str(tmp_path / "resumed")], cwd=tmp_path)
     deadline = time.time() + 120
     while time.time() < deadline and not (state.exists() and torch.load(state, weights_only=True)["state"]["epoch"] >= 3):
         time.sleep(0.05)
@@ -86,7 +86,7 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path, base
     assert 3 <= epochs_done < 12, "killed mid-training"
     assert not (tmp_path / "resumed" / "models" / "rnn_cnn.pt").exists(), "nothing half-written"
 
-    again = subprocess.run([*cmd, "--out", tmp_path / "resumed"], capture_output=True, text=True)
+    again = subprocess.run([*cmd, "--out", tmp_path / "resumed"], capture_output=True, text=True, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     read = lambda root: json.loads((root / "metrics" / "train" / "rnn_cnn.json").read_text())  # noqa: E731
     assert read(tmp_path / "resumed") == read(tmp_path / "clean")
