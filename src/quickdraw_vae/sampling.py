@@ -181,19 +181,29 @@ def baseline_path(samples_npz: Path) -> Path:
     return samples_npz.with_name(samples_npz.stem + "_prior.npz")
 
 
-def sample_and_save(model_path: Path, train_npz: Path, sp, out_npz: Path, out_png: Path, threads: int) -> None:
-    """The configured samples, their grid, the fitted sampler beside the model, and a baseline set
-    drawn the plain way (z ~ N(0, I), mean pixels) with the same N, labels and seed, so evaluation
-    can say what the sampler itself buys."""
+def sample_models(model_paths: list[Path], train_npz: Path, sp, samples_dir: Path, plots_dir: Path,
+                  threads: int) -> None:
+    """For each model: the configured samples (`<samples_dir>/<m>.npz`), their grid
+    (`<plots_dir>/<m>_samples.png`), the fitted sampler beside the model, and a baseline set drawn the
+    plain way (z ~ N(0, I), mean pixels) with the same N, labels and seed, so evaluation can say what
+    the sampler itself buys. Every checkpoint is loaded before anything is written."""
     from .data import load_split
-    from .files import save_npz
     from .models import load_checkpoint
-    from .plots import image_rows
-    from .runtime import setup
+    from .runtime import seed_everything, setup
 
     setup(threads, sp.seed)
-    model, payload = load_checkpoint(model_path)
+    models = {Path(path): load_checkpoint(path)[0] for path in model_paths}
     train, classes = load_split(train_npz)
+    for path, model in models.items():
+        seed_everything(sp.seed)  # each model's samples as if it were sampled alone
+        _sample_one(model, path, train, classes, sp, samples_dir / f"{path.stem}.npz",
+                    plots_dir / f"{path.stem}_samples.png")
+
+
+def _sample_one(model, model_path: Path, train, classes: list[str], sp, out_npz: Path, out_png: Path) -> None:
+    from .files import save_npz
+    from .plots import image_rows
+
     sampler = sampler_from_params(sp, model, train.images, train.labels)
     baseline = Sampler("prior", 1.0, "mean", sp.sharpen)
     name = model_path.stem

@@ -84,8 +84,10 @@ def warm_start(model: VAE, trained: VAE, x: torch.Tensor | None = None, y: torch
     if model.cfg.cond_mode == "shift":
         if x is None or y is None:
             raise QuickdrawError("cannot warm-start a shift model without labelled drawings")
+        from .sampling import encode_means
+
+        codes = torch.from_numpy(encode_means(trained, x, None))
         with torch.no_grad():
-            codes = torch.cat([trained.encode(x[i : i + 1024])[0] for i in range(0, len(x), 1024)])
             for c in range(model.cfg.num_classes):
                 if (y == c).any():
                     model.embedding.weight[c] = codes[y == c].mean(0).to(model.embedding.weight.device)
