@@ -8,7 +8,7 @@ from quickdraw_vae.errors import QuickdrawError, run_main, stage_name
 from quickdraw_vae.models import config_from_params
 from quickdraw_vae.params import load_params
 from quickdraw_vae.stage import stage_parser
-from quickdraw_vae.training import load_warm_start, train_and_save
+from quickdraw_vae.training import load_warm_start, save_trained, train_model
 
 
 def main(argv=None):
@@ -25,10 +25,9 @@ def main(argv=None):
         raise QuickdrawError(f"{args.best}: cannot read the selected model ({type(e).__name__}); run select_best") from None
     cfg = config_from_params(winner, p.models[winner], len(p.data.classes), p.conditional.mode)
     init_from = load_warm_start(args.models / f"{winner}.pt", cfg) if p.conditional.init == "best" else None
-    train_and_save("conditional", cfg, p.conditional_train, p.conditional.kl_warmup_epochs, args.data,
-                   args.out / "models" / "conditional.pt", args.out / "metrics" / "train" / "conditional.json",
-                   args.out / "plots" / "train" / "conditional.tsv", args.out / "timings" / "conditional.json", args.resume_dir,
-                   init_from)
+    trained = train_model("conditional", cfg, p.conditional_train, p.conditional.kl_warmup_epochs, args.data,
+                          args.resume_dir, init_from)
+    save_trained(trained, args.out, args.resume_dir)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ TINY = {
     **{f"models.{m}.{k}": v for m in ("rnn_cnn", "cnn_cnn")
        for k, v in {"latent": 4, "channels": 4, "fine_channels": 4, "hidden": 16, "rnn_hidden": 8}.items()},
 }
-STAGES = ["prepare", "train@rnn_cnn", "train@cnn_cnn", "select_best", "train_conditional", "sample",
+STAGES = ["prepare", "train", "select_best", "train_conditional", "sample",
           "figures", "train_judge", "evaluate", "classify", "report"]
 
 
@@ -105,7 +105,7 @@ def test_nothing_to_do_after_a_run_and_epochs_rerun_only_training_onwards(tiny_r
         (repo / "params.yaml").write_text(original)
     assert "Running stage 'prepare'" not in dry
     # A dry run lists the stages whose own deps changed; DVC reruns what follows from their new outputs.
-    for stage in ("train@rnn_cnn", "train@cnn_cnn", "train_conditional"):
+    for stage in ("train", "train_conditional"):
         assert f"Running stage '{stage}'" in dry
 
 

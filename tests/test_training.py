@@ -7,11 +7,13 @@ import time
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from conftest import REPO, write_params
 from quickdraw_vae.errors import QuickdrawError
 from quickdraw_vae.models import VAE, ModelConfig, load_checkpoint
 from quickdraw_vae.params import TrainParams
+from quickdraw_vae.runtime import run_side_by_side
 from quickdraw_vae.selection import pick_best
 from quickdraw_vae.training import fit, to_tensor, validation_split, warm_start
 
@@ -95,15 +97,47 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path, base
     assert model.cfg.encoder == "rnn" and payload["classes"] == base_params["data"]["classes"]
 
 
-def test_warm_started_conditional_model_begins_where_the_unconditional_ended(tiny):
+def test_two_models_side_by_side_match_one_after_the_other(tmp_path, base_params, shared_quickdraw):
+    base_params["models"]["cnn_cnn"].update(latent=4, channels=4, fine_channels=4, hidden=16)
+    cmd = _train_stage(tmp_path, base_params, shared_quickdraw, epochs=2)
+    del cmd[2:4]  # no --model: both
+    params = tmp_path / "params.yaml"
+    runs = {}
+    for threads in (1, 2):  # 2: two worker processes at 1 thread each
+        set_threads = yaml.safe_load(params.read_text())
+        set_threads["train"]["threads"] = threads
+        params.write_text(yaml.safe_dump(set_threads))
+        out = tmp_path / f"threads{threads}"
+        run = subprocess.run([*cmd, "--out", out], capture_output=True, text=True, cwd=tmp_path)
+        assert run.returncode == 0, run.stderr
+        runs[threads] = {m: json.loads((out / "metrics/train" / f"{m}.json").read_text()) for m in ("rnn_cnn", "cnn_cnn")}
+        assert json.loads((out / "timings/cnn_cnn.json").read_text())["threads"] == 1
+    assert runs[1] == runs[2]
+
+
+def test_side_by_side_keeps_order_and_raises_the_first_failure():
+    import math
+
+    assert run_side_by_side(math.sqrt, [(4.0,), (9.0,)], workers=2) == [2.0, 3.0]
+    with pytest.raises(ValueError, match="math domain error"):
+        run_side_by_side(math.sqrt, [(4.0,), (-1.0,)], workers=2)
+
+
+def test_warm_started_add_model_keeps_the_encoder_and_counts_the_class_mean_twice(tiny):
     x, y, _ = tiny
     trained = fit("cnn_cnn", CFG, TP, 1, x[:60], None, x[60:], None, torch.device("cpu")).model
     cond = VAE(ModelConfig("cnn", latent=4, channels=4, hidden=16, rnn_hidden=8, dropout=0.1, num_classes=2,
                            cond_mode="add")).eval()
-    warm_start(cond, trained)
-    z = torch.randn(5, 4)
-    assert torch.equal(cond.decode(z, torch.tensor([0, 1, 0, 1, 1])), trained.decode(z))
+    warm_start(cond, trained, x, y)
+    codes = trained.encode(x)[0]
+    means = torch.stack([codes[y == c].mean(0) for c in (0, 1)])
+    assert torch.allclose(cond.embedding.weight, means)
+    # The encoder is the unconditional one; the decoder gets its codes plus the class mean.
     assert torch.equal(cond.encode(x[60:])[0], trained.encode(x[60:])[0])
+    z, labels = torch.randn(5, 4), torch.tensor([0, 1, 0, 1, 1])
+    assert torch.allclose(cond.decode(z, labels), trained.decode(z + means[labels]), atol=1e-6)
+    with pytest.raises(QuickdrawError, match="without labelled drawings"):
+        warm_start(cond, trained)
     wider = ModelConfig("cnn", latent=4, channels=8, hidden=16, rnn_hidden=8, dropout=0.1, num_classes=2, cond_mode="add")
     with pytest.raises(RuntimeError, match="size mismatch"):
         fit("conditional", wider, TP, 0, x[:60], y[:60], x[60:], y[60:], torch.device("cpu"), init_from=trained)

@@ -4,7 +4,8 @@ For each model it measures, in one process with the configured thread count:
 - the real training epoch (`training.fit`: validation, history, progress bar included),
 - a bare loop of forward + backward + step on pre-made batches of the same model,
 - evaluation throughput (the -ELBO pass);
-`loop_efficiency` is the first divided by the second. It also reads the wall time of every stage
+`loop_efficiency` is the first divided by the second. It then runs both real training epochs side by
+side, as the `train` stage does (`train.threads` split between two processes). It also reads the wall time of every stage
 of the last pipeline run (written by the stages to `timings/stages/`). The last line is JSON.
 """
 
@@ -22,7 +23,7 @@ from .data import load_splits
 from .losses import bce, kld
 from .models import VAE, config_from_params
 from .params import load_params
-from .runtime import pick_device, setup
+from .runtime import pick_device, run_side_by_side, setup
 from .training import evaluate, fit, make_optimizer, to_tensor, validation_split
 
 
@@ -56,6 +57,11 @@ def _bare_rate(cfg, tp, x, y, device, epochs: int) -> float:
     return epochs * len(x) / (time.perf_counter() - started)
 
 
+def _fit_seconds(name, cfg, tp, kl_warmup_epochs, x, xv) -> float:
+    setup(tp.threads, tp.seed)
+    return fit(name, cfg, tp, kl_warmup_epochs, x, None, xv, None, pick_device(tp.device)).seconds
+
+
 def run(params_path: str, source: str, train_per_class: int, epochs: int) -> dict:
     p = load_params(params_path)
     tp = p.train
@@ -79,17 +85,27 @@ def run(params_path: str, source: str, train_per_class: int, epochs: int) -> dic
                                "bare_drawings_per_s": round(bare, 1),
                                "loop_efficiency": round(result.drawings_per_s / bare, 3),
                                "eval_drawings_per_s": round(eval_rate, 1)}
+    workers = max(1, min(2, tp.threads))
+    each = replace(short, threads=max(1, tp.threads // workers))
+    cfgs = {name: config_from_params(name, p.models[name]) for name in ("rnn_cnn", "cnn_cnn")}
+    seconds = run_side_by_side(_fit_seconds, [(name, cfg, each, tp.kl_warmup_epochs, x[fit_idx], x[val_idx])
+                                              for name, cfg in cfgs.items()], workers)
+    side = {name: round(epochs * len(fit_idx) / s, 1) for name, s in zip(cfgs, seconds)}
+    out["side_by_side"] = {"threads_each": each.threads, "train_drawings_per_s": side}
     stages = {f.stem: json.loads(f.read_text())["seconds"] for f in sorted(Path("timings/stages").glob("*.json"))}
     out["stage_seconds"] = stages
     out["pipeline_seconds"] = round(sum(stages.values()), 1) if stages else None
     # The study's 20,000 training drawings (18,000 after the validation share): training dominates and
-    # scales with drawings x epochs. The conditional model is the winner (here: cnn) fine-tuned for
-    # conditional.epochs (or trained for train.epochs with conditional.init: scratch).
-    rates = out["models"]
-    cond_epochs = p.conditional_train.epochs
-    seconds = 20_000 * (1 - tp.val_fraction) * (tp.epochs / rates["rnn_cnn"]["train_drawings_per_s"]
-                                                + (tp.epochs + cond_epochs) / rates["cnn_cnn"]["train_drawings_per_s"])
-    out["study_training_minutes_estimate"] = round(seconds / 60, 1)
+    # scales with drawings x epochs. The two models train side by side (the slower sets the pace; a
+    # bound, as it speeds up once the other is done), then the conditional model: the winner (here:
+    # cnn) fine-tuned for conditional.epochs (or trained for train.epochs with conditional.init: scratch).
+    drawings = 20_000 * (1 - tp.val_fraction)
+    if workers > 1:
+        pair = max(drawings * tp.epochs / rate for rate in side.values())
+    else:
+        pair = sum(drawings * tp.epochs / out["models"][name]["train_drawings_per_s"] for name in cfgs)
+    cond = drawings * p.conditional_train.epochs / out["models"]["cnn_cnn"]["train_drawings_per_s"]
+    out["study_training_minutes_estimate"] = round((pair + cond) / 60, 1)
     return out
 
 
@@ -104,6 +120,9 @@ def main(argv=None) -> None:
     for name, m in result["models"].items():
         print(f"{name}: train {m['train_drawings_per_s']} drawings/s, bare loop {m['bare_drawings_per_s']}, "
               f"efficiency {m['loop_efficiency']}, eval {m['eval_drawings_per_s']} drawings/s")
+    sbs = result["side_by_side"]
+    print(f"side by side ({sbs['threads_each']} thread(s) each): " +
+          ", ".join(f"{name} {rate} drawings/s" for name, rate in sbs["train_drawings_per_s"].items()))
     for stage, seconds in result["stage_seconds"].items():
         print(f"stage {stage}: {seconds} s")
     print(json.dumps(result, sort_keys=True))

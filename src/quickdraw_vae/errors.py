@@ -28,11 +28,7 @@ def run_main(main, argv=None, timing_name: str | None = None) -> int:
 
 
 def stage_name(script: str) -> str:
-    """`train@cnn_cnn` for `stages/train.py --model cnn_cnn`: the name `dvc repro` shows."""
-    import sys
+    """`train` for `stages/train.py`: the name `dvc repro` shows."""
     from pathlib import Path
 
-    name = Path(script).stem
-    if "--model" in sys.argv:
-        name += "@" + sys.argv[sys.argv.index("--model") + 1]
-    return name
+    return Path(script).stem

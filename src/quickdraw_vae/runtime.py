@@ -39,3 +39,25 @@ def pick_device(name: str) -> torch.device:
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise QuickdrawError("params.yaml: train.device is mps but MPS is not available")
     return torch.device(name)
+
+
+def run_side_by_side(fn, calls: list[tuple], workers: int) -> list:
+    """`[fn(*args) for args in calls]`, up to `workers` of them at once in fresh processes.
+
+    The first failure stops the others and is raised here; with one worker everything runs in
+    this process, one call after the other.
+    """
+    if workers <= 1 or len(calls) <= 1:
+        return [fn(*args) for args in calls]
+    import multiprocessing
+    import time
+
+    # spawn, not fork: a forked child inherits this process's OpenMP and PyTorch thread state.
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        pending = [pool.apply_async(fn, args) for args in calls]
+        while not all(p.ready() for p in pending):
+            for p in pending:
+                if p.ready() and not p.successful():
+                    p.get()  # raises the worker's exception; leaving the block terminates the rest
+            time.sleep(0.2)
+        return [p.get() for p in pending]
