@@ -1,4 +1,4 @@
-"""Stage `train_judge`: the sketch classifier behind the `sketch` feature space and the classify stage."""
+"""Stage `train_judge`: the sketch classifier: the `sketch` feature space, and the judge of samples."""
 
 import sys
 
