@@ -43,6 +43,7 @@ class SketchJudge(nn.Module):
                                   nn.Linear(2 * w * 49, cfg.feature_dim), nn.ReLU())
         self.dropout = nn.Dropout(0.3)
         self.classify = nn.Linear(cfg.feature_dim, cfg.num_classes)
+        self.to(memory_format=torch.channels_last)  # 1.5x faster scoring on the CPU (see models.VAE)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
