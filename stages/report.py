@@ -1,10 +1,13 @@
-"""Stage `report`: metrics/metrics_summary.md and plots/metrics_comparison.png."""
+"""Stage `report`: metrics/metrics_summary.md and the figures drawn from metrics and per-epoch
+histories (plots/metrics_comparison.png, loss curves)."""
 
 import argparse
 import sys
 from pathlib import Path
 
 from quickdraw_vae.errors import run_main, stage_name
+from quickdraw_vae.params import ALL_MODELS
+from quickdraw_vae.plots import loss_figures
 from quickdraw_vae.report import write_report
 
 
@@ -14,6 +17,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     write_report(args.out / "metrics", args.out / "metrics" / "metrics_summary.md",
                  args.out / "plots" / "metrics_comparison.png")
+    loss_figures(args.out / "plots" / "train", args.out / "plots", list(ALL_MODELS))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""Stage `sample`: draw `sample.n` drawings from each trained model (one process: PyTorch,
-scikit-learn and matplotlib are imported once, not three times)."""
+"""Stage `sample`: draw `sample.n` drawings from each trained model, and the figures that need the
+models (reconstructions, interpolations). One process: PyTorch, scikit-learn and matplotlib are
+imported once, not once per model or figure."""
 
 import sys
 
 from quickdraw_vae.errors import run_main, stage_name
+from quickdraw_vae.figures import model_figures
 from quickdraw_vae.params import ALL_MODELS, load_params
 from quickdraw_vae.sampling import sample_models
 from quickdraw_vae.stage import stage_parser
@@ -15,8 +17,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     p = load_params(args.params)
-    sample_models([args.out / "models" / f"{m}.pt" for m in args.model or ALL_MODELS], args.data / "train.npz",
-                  p.sample, args.out / "data" / "samples", args.out / "plots", p.train.threads)
+    models = sample_models([args.out / "models" / f"{m}.pt" for m in args.model or ALL_MODELS],
+                           args.data / "train.npz", p.sample, args.out / "data" / "samples", args.out / "plots",
+                           p.train.threads)
+    model_figures(models, args.data / "test.npz", args.out / "plots")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ TINY = {
        for k, v in {"latent": 4, "channels": 4, "fine_channels": 4, "hidden": 16, "rnn_hidden": 8}.items()},
 }
 STAGES = ["prepare", "train", "select_best", "train_conditional", "sample",
-          "figures", "train_judge", "evaluate", "report"]
+          "train_judge", "evaluate", "report"]
 
 
 def sh(*cmd, cwd, check=True):

@@ -1,4 +1,4 @@
-"""The figures that need trained models: reconstructions, latent interpolations, loss curves."""
+"""The figures that need trained models: reconstructions and latent interpolations."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 
 from . import plots
 from .data import load_split
-from .models import load_checkpoint
+from .models import VAE
 from .training import to_tensor
 
 
@@ -18,14 +18,13 @@ def _decode_mean(model, z, y):
     return (torch.sigmoid(model.decode(z, y)) * 255).round().to(torch.uint8).squeeze(1).numpy()
 
 
-def make_figures(model_paths: dict[str, Path], test_npz: Path, history_dir: Path, out_dir: Path,
-                 per_class: int = 2, steps: int = 10) -> None:
+def model_figures(models: dict[str, VAE], test_npz: Path, out_dir: Path, per_class: int = 2, steps: int = 10) -> None:
+    """plots/reconstructions.png and plots/interpolation.png."""
     test, classes = load_split(test_npz)
     picks = np.concatenate([np.flatnonzero(test.labels == c)[:per_class] for c in range(len(classes))])
     x, y = to_tensor(test.images[picks]), torch.from_numpy(test.labels[picks])
     rows, labels, lerp_rows, lerp_labels = [test.images[picks]], ["test"], [], []
-    for name, path in model_paths.items():
-        model, _ = load_checkpoint(path)
+    for name, model in models.items():
         yc = y if model.cfg.conditional else None
         mu, _ = model.encode(x, yc)
         rows.append(_decode_mean(model, mu, yc))
@@ -40,7 +39,3 @@ def make_figures(model_paths: dict[str, Path], test_npz: Path, history_dir: Path
     plots.image_rows(out_dir / "reconstructions.png", rows, labels, "Test drawings (top) and reconstructions")
     plots.image_rows(out_dir / "interpolation.png", lerp_rows, lerp_labels,
                      "Latent interpolation between two test drawings")
-    histories = {name: plots.read_history(history_dir / f"{name}.tsv") for name in model_paths}
-    plots.loss_comparison(out_dir / "loss_comparison.png", {n: h for n, h in histories.items() if n != "conditional"})
-    for name, h in histories.items():
-        plots.loss_components(out_dir / f"{name}_loss_components.png", name, h)

@@ -65,6 +65,14 @@ def loss_components(path, name: str, h: dict) -> None:
     plt.close(fig)
 
 
+def loss_figures(history_dir, out_dir, names: list[str]) -> None:
+    """plots/loss_comparison.png (the unconditional pair) and plots/<name>_loss_components.png."""
+    histories = {name: read_history(f"{history_dir}/{name}.tsv") for name in names}
+    loss_comparison(f"{out_dir}/loss_comparison.png", {n: h for n, h in histories.items() if n != "conditional"})
+    for name, h in histories.items():
+        loss_components(f"{out_dir}/{name}_loss_components.png", name, h)
+
+
 def confusion(path, matrix: np.ndarray, classes: list[str], title: str) -> None:
     from sklearn.metrics import ConfusionMatrixDisplay
 
@@ -77,19 +85,24 @@ def confusion(path, matrix: np.ndarray, classes: list[str], title: str) -> None:
 
 def labelled_samples(path, images: np.ndarray, true: np.ndarray, predicted: np.ndarray, confidence: np.ndarray,
                      classes: list[str], per_class: int = 8) -> None:
-    """Conditional samples, one row per class asked for, each titled with the judge's call."""
-    fig, axes = plt.subplots(len(classes), per_class, figsize=(per_class * 1.1, len(classes) * 1.3), squeeze=False)
+    """Conditional samples, one row per class asked for, each captioned with the judge's call."""
+    gap, caption = 4, 18  # pixels between drawings, and above each row for the captions
+    cell_w, cell_h = 28 + gap, 28 + caption
+    canvas = np.full((len(classes) * cell_h, per_class * cell_w - gap), 255, dtype=np.uint8)
+    fig, ax = plt.subplots(figsize=(per_class * 1.1, len(classes) * 1.3))
     for r in range(len(classes)):
-        rows = np.flatnonzero(true == r)[:per_class]
-        for c in range(per_class):
-            ax = axes[r, c]
-            ax.set_xticks([]), ax.set_yticks([])
-            if c < len(rows):
-                i = rows[c]
-                ax.imshow(images[i], cmap="gray", vmin=0, vmax=255)
-                ok = predicted[i] == r
-                ax.set_title(f"{classes[predicted[i]]}\n{confidence[i]:.2f}", fontsize=7, color="green" if ok else "red")
-        axes[r, 0].set_ylabel(classes[r], rotation=0, ha="right", va="center")
+        for c, i in enumerate(np.flatnonzero(true == r)[:per_class]):
+            top, left = r * cell_h + caption, c * cell_w
+            canvas[top : top + 28, left : left + 28] = images[i]
+            ok = predicted[i] == r
+            ax.text(left + 14, top - 1, f"{classes[predicted[i]]}\n{confidence[i]:.2f}", ha="center", va="bottom",
+                    fontsize=7, color="green" if ok else "red")
+    ax.imshow(canvas, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([r * cell_h + caption + 14 for r in range(len(classes))], classes)
+    ax.tick_params(left=False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
     fig.suptitle("Conditional samples: judge's prediction and confidence (green = asked-for class)")
     save_figure(path, fig)
     plt.close(fig)

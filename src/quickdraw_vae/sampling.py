@@ -182,11 +182,12 @@ def baseline_path(samples_npz: Path) -> Path:
 
 
 def sample_models(model_paths: list[Path], train_npz: Path, sp, samples_dir: Path, plots_dir: Path,
-                  threads: int) -> None:
+                  threads: int) -> dict:
     """For each model: the configured samples (`<samples_dir>/<m>.npz`), their grid
     (`<plots_dir>/<m>_samples.png`), the fitted sampler beside the model, and a baseline set drawn the
     plain way (z ~ N(0, I), mean pixels) with the same N, labels and seed, so evaluation can say what
-    the sampler itself buys. Every checkpoint is loaded before anything is written."""
+    the sampler itself buys. Every checkpoint is loaded before anything is written; the models come
+    back by name."""
     from .data import load_split
     from .models import load_checkpoint
     from .runtime import seed_everything, setup
@@ -198,6 +199,7 @@ def sample_models(model_paths: list[Path], train_npz: Path, sp, samples_dir: Pat
         seed_everything(sp.seed)  # each model's samples as if it were sampled alone
         _sample_one(model, path, train, classes, sp, samples_dir / f"{path.stem}.npz",
                     plots_dir / f"{path.stem}_samples.png")
+    return {path.stem: model for path, model in models.items()}
 
 
 def _sample_one(model, model_path: Path, train, classes: list[str], sp, out_npz: Path, out_png: Path) -> None:
