@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -279,7 +280,9 @@ def train_side_by_side(jobs: dict[str, ModelConfig], tp: TrainParams, prepared_d
     workers = max(1, min(len(jobs), tp.threads))
     each = replace(tp, threads=max(1, tp.threads // workers))
     calls = [(name, cfg, each, tp.kl_warmup_epochs, prepared_dir, resume_dir) for name, cfg in jobs.items()]
-    trained = run_side_by_side(train_model, calls, workers)
+    # This process has only read params so far, so its workers may fork (Linux) rather than spawn.
+    start = "fork" if sys.platform == "linux" else "spawn"
+    trained = run_side_by_side(train_model, calls, workers, start)
     for t in trained:
         save_trained(t, out_root, resume_dir)
     return {t.name: t.metrics for t in trained}
