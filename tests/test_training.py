@@ -160,3 +160,24 @@ def test_shift_warm_start_keeps_the_reconstructions_and_moves_class_means_into_t
     assert kld(mu, logvar).mean() < kld(codes, trained.encode(x)[1]).mean()
     with pytest.raises(QuickdrawError, match="without labelled drawings"):
         warm_start(cond, trained)
+
+
+def test_bench_prints_rates_efficiency_side_by_side_and_the_extrapolation_as_its_last_json_line(
+        tmp_path, base_params, shared_quickdraw):
+    for m in ("rnn_cnn", "cnn_cnn"):
+        base_params["models"][m].update(latent=4, channels=4, fine_channels=4, hidden=16, rnn_hidden=8)
+    base_params["train"].update(threads=2, batch_size=16)  # 2: the side-by-side run has two workers
+    params = write_params(tmp_path / "params.yaml", base_params)
+    run = subprocess.run([sys.executable, "-m", "quickdraw_vae.bench", "--params", params, "--source", shared_quickdraw,
+                          "--train-per-class", "16", "--epochs", "1"], capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    for m in ("rnn_cnn", "cnn_cnn"):
+        figures = result["models"][m]
+        assert figures["train_drawings_per_s"] > 0 and figures["eval_drawings_per_s"] > 0
+        ratio = figures["train_drawings_per_s"] / figures["bare_drawings_per_s"]
+        assert figures["loop_efficiency"] == pytest.approx(ratio, abs=2e-3)
+        assert result["side_by_side"]["train_drawings_per_s"][m] > 0
+    assert result["side_by_side"]["threads_each"] == 1
+    assert result["study_training_minutes_estimate"] > 0
+    assert result["stage_seconds"] == {} and result["pipeline_seconds"] is None  # no pipeline ran in tmp_path
