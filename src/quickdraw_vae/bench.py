@@ -4,9 +4,10 @@ For each model it measures, in one process with the configured thread count:
 - the real training epoch (`training.fit`: validation, history, progress bar included),
 - a bare loop of forward + backward + step on pre-made batches of the same model,
 - evaluation throughput (the -ELBO pass);
-`loop_efficiency` is the first divided by the second. It then runs both real training epochs side by
-side, as the `train` stage does (`train.threads` split between two processes). It also reads the wall time of every stage
-of the last pipeline run (written by the stages to `timings/stages/`). The last line is JSON.
+`loop_efficiency` is the first divided by the second. It then runs both real training epochs side
+by side, as the `train` stage does (`train.threads` split between two processes), and reads the wall
+time of every stage of the last pipeline run (written by the stages to `timings/stages/`). The last
+line is JSON.
 """
 
 from __future__ import annotations
