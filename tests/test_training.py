@@ -177,7 +177,45 @@ def test_bench_prints_rates_efficiency_side_by_side_and_the_extrapolation_as_its
         assert figures["train_drawings_per_s"] > 0 and figures["eval_drawings_per_s"] > 0
         ratio = figures["train_drawings_per_s"] / figures["bare_drawings_per_s"]
         assert figures["loop_efficiency"] == pytest.approx(ratio, abs=2e-3)
-        assert result["side_by_side"]["train_drawings_per_s"][m] > 0
+        assert figures["iwae_drawings_per_s"] > 0
+        assert all(rate > 0 for rate in result["side_by_side"]["models"][m].values())
     assert result["side_by_side"]["threads_each"] == 1
-    assert result["study_training_minutes_estimate"] > 0
-    assert result["stage_seconds"] == {} and result["pipeline_seconds"] is None  # no pipeline ran in tmp_path
+    assert result["judge_train_drawings_per_s"] > 0
+    estimate = result["study_minutes_estimate"]
+    scaled = estimate["train"] + estimate["train_conditional"] + estimate["train_judge"]
+    assert estimate["train"] > 0 and estimate["total"] == pytest.approx(scaled, abs=0.02)
+    # No pipeline ran in tmp_path: nothing to take the other stages' times from.
+    assert result["stage_seconds"] == {} and result["pipeline_seconds"] is None
+    assert estimate["other_stages"] is None and estimate["startup"] is None
+
+
+def test_bench_extrapolation_scales_the_data_bound_stages_and_adds_the_others_as_last_run(base_params, tmp_path):
+    from quickdraw_vae.bench import STUDY_TEST, STUDY_TRAIN, study_estimate
+    from quickdraw_vae.params import load_params
+
+    p = load_params(write_params(tmp_path / "params.yaml", base_params))
+    rates = {"train_drawings_per_s": 1000.0, "eval_drawings_per_s": 5000.0, "iwae_drawings_per_s": 50.0}
+    slower = dict(rates, train_drawings_per_s=500.0)
+    stages = {"train": {"seconds": 100.0, "startup_seconds": 1.5}, "sample": {"seconds": 3.0, "startup_seconds": 2.0},
+              "evaluate": {"seconds": 9.0, "startup_seconds": 2.5}}
+    minutes = study_estimate(p, {"cnn_cnn": rates, "rnn_cnn": slower}, {"cnn_cnn": rates, "rnn_cnn": slower}, 2000.0,
+                             stages)
+    fit_n = STUDY_TRAIN * (1 - p.train.val_fraction)
+    scoring = (STUDY_TRAIN + STUDY_TEST) / 5000 + STUDY_TEST / 50
+    # Side by side, the slower model sets the pace; the train stage's own last-run time is not added.
+    assert minutes["train"] == pytest.approx((fit_n * p.train.epochs / 500 + scoring) / 60, abs=0.01)
+    assert minutes["train_judge"] == pytest.approx(STUDY_TRAIN * p.judge.epochs / 2000 / 60, abs=0.01)
+    assert minutes["other_stages"] == pytest.approx(12 / 60, abs=0.01)
+    assert minutes["startup"] == pytest.approx(6 / 60, abs=0.01)
+    assert minutes["total"] == pytest.approx(sum(v for k, v in minutes.items() if k != "total"), abs=0.03)
+
+
+def test_a_stage_records_its_time_in_main_and_its_start_up(tmp_path, monkeypatch):
+    from quickdraw_vae.errors import run_main
+
+    monkeypatch.chdir(tmp_path)
+    assert run_main(lambda argv: time.sleep(0.05), [], timing_name="demo") == 0
+    timing = json.loads((tmp_path / "timings" / "stages" / "demo.json").read_text())
+    assert timing["seconds"] >= 0.05
+    if sys.platform == "linux":  # this test process started (and imported PyTorch) well before
+        assert timing["startup_seconds"] > 0.1

@@ -3,11 +3,12 @@
 For each model it measures, in one process with the configured thread count:
 - the real training epoch (`training.fit`: validation, history, progress bar included),
 - a bare loop of forward + backward + step on pre-made batches of the same model,
-- evaluation throughput (the -ELBO pass);
-`loop_efficiency` is the first divided by the second. It then runs both real training epochs side
-by side, as the `train` stage does (`train.threads` split between two processes), and reads the wall
-time of every stage of the last pipeline run (written by the stages to `timings/stages/`). The last
-line is JSON.
+- scoring throughput: the -ELBO pass and the importance-weighted bound;
+`loop_efficiency` is the first divided by the second (timed in alternating epochs). It then times
+the judge's training, runs both real training epochs side by side, as the `train` stage does
+(`train.threads` split between two processes), and reads the wall time and start-up of every
+stage of the last pipeline run (written by the stages to `timings/stages/`). From these it
+extrapolates a full run on the study's 20,000 drawings, stage by stage. The last line is JSON.
 """
 
 from __future__ import annotations
@@ -21,11 +22,15 @@ from pathlib import Path
 import torch
 
 from .data import load_splits
-from .losses import bce, kld
+from .judge import train_judge
+from .losses import bce, iwae_nll, kld
 from .models import VAE, config_from_params
 from .params import load_params
 from .runtime import pick_device, run_side_by_side, setup
 from .training import evaluate, fit, make_optimizer, to_tensor, validation_split
+
+STUDY_TRAIN, STUDY_TEST = 20_000, 5_000  # the study's 4,000 + 1,000 drawings of each of 5 classes
+IWAE_DRAWINGS = 64  # k decodes each: enough for a rate
 
 
 def _sync(device) -> None:
@@ -34,33 +39,103 @@ def _sync(device) -> None:
         torch.cuda.synchronize()
 
 
-def _bare_rate(cfg, tp, x, y, device, epochs: int) -> float:
+def _bare_epoch_seconds(cfg, tp, x, device) -> float:
+    """One epoch of forward + backward + step on pre-made batches: the loop's arithmetic alone."""
     torch.manual_seed(0)
     model = VAE(cfg).to(device).train()
     opt = make_optimizer(model, tp, device)
-    batches = [(x[i : i + tp.batch_size].to(device), None if y is None else y[i : i + tp.batch_size].to(device))
-               for i in range(0, len(x), tp.batch_size)]
+    batches = [x[i : i + tp.batch_size].to(device) for i in range(0, len(x), tp.batch_size)]
 
-    def step(xb, yb):
-        logits, mu, logvar = model(xb, yb)
+    def step(xb):
+        logits, mu, logvar = model(xb)
         loss = bce(logits, xb).mean() + kld(mu, logvar).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
-    step(*batches[0])  # first-call costs (allocator, cuDNN's algorithm search) are not throughput
+    step(batches[0])  # first-call costs (allocator, cuDNN's algorithm search) are not throughput
     _sync(device)
     started = time.perf_counter()
-    for _ in range(epochs):
-        for xb, yb in batches:
-            step(xb, yb)
+    for xb in batches:
+        step(xb)
     _sync(device)
-    return epochs * len(x) / (time.perf_counter() - started)
+    return time.perf_counter() - started
 
 
-def _fit_seconds(name, cfg, tp, kl_warmup_epochs, x, xv) -> float:
+def _loop_rates(name, cfg, tp, x, y, xv, yv, rounds, device):
+    """Drawings/s of the bare loop and of the real epoch, timed in alternating rounds of one epoch
+    each, so that the machine's slow and fast minutes fall on both alike."""
+    one = replace(tp, epochs=1)
+    bare = real = 0.0
+    for _ in range(rounds):
+        bare += _bare_epoch_seconds(cfg, one, x, device)
+        result = fit(name, cfg, one, tp.kl_warmup_epochs, x, y, xv, yv, device)
+        real += result.seconds
+    return rounds * len(x) / bare, rounds * len(x) / real, result.model
+
+
+def _rate(fn, drawings: int, device) -> float:
+    """Drawings per second of `fn()`, which handles `drawings` drawings."""
+    _sync(device)
+    started = time.perf_counter()
+    fn()
+    _sync(device)
+    return drawings / (time.perf_counter() - started)
+
+
+def _scoring_rates(model, x, tp, device) -> tuple[float, float]:
+    """Drawings/s of the -ELBO pass and of the importance-weighted bound (k=`train.iwae_k`)."""
+    x = x.to(device)
+    elbo = _rate(lambda: evaluate(model, x, None), len(x), device)
+    iwae = _rate(lambda: iwae_nll(model, x[:IWAE_DRAWINGS], None, tp.iwae_k, tp.iwae_chunk),
+                 len(x[:IWAE_DRAWINGS]), device)
+    return elbo, iwae
+
+
+def _side_by_side_costs(name, cfg, tp, kl_warmup_epochs, x, xv) -> dict:
+    """One worker of the side-by-side run: training, then scoring, as the `train` stage does them."""
     setup(tp.threads, tp.seed)
-    return fit(name, cfg, tp, kl_warmup_epochs, x, None, xv, None, pick_device(tp.device)).seconds
+    device = pick_device(tp.device)
+    result = fit(name, cfg, tp, kl_warmup_epochs, x, None, xv, None, device)
+    elbo, iwae = _scoring_rates(result.model, x, tp, device)
+    return {"train_drawings_per_s": result.drawings_per_s, "eval_drawings_per_s": elbo, "iwae_drawings_per_s": iwae}
+
+
+def _judge_rate(p, x, y, epochs, device) -> float:
+    classes = len(p.data.classes)
+    jp = p.judge
+    return _rate(lambda: train_judge(x, y, classes, epochs, jp.batch_size, jp.lr, jp.seed, jp.width, device),
+                 epochs * len(x), device)
+
+
+def study_estimate(p, models: dict, side: dict, judge_rate: float, stages: dict) -> dict:
+    """Minutes of a full run on the study's data (20,000 training + 5,000 test drawings), stage by stage.
+
+    The stages whose cost grows with the data are scaled from measured drawings/s: `train` (both
+    models side by side, then each scores train, validation and test and bounds test with IWAE:
+    the slower worker sets the pace), `train_conditional` (the winner, assumed CNN-CNN, at all
+    threads) and `train_judge`. The others (sample.n samples, evaluate.n drawings compared) and every
+    stage's process start-up are taken as they were in the last pipeline run; None without one.
+    """
+    tp, cp = p.train, p.conditional_train
+    fit_n = STUDY_TRAIN * (1 - tp.val_fraction)
+    scored = STUDY_TRAIN + STUDY_TEST
+
+    def model_seconds(rates, epochs):
+        return (fit_n * epochs / rates["train_drawings_per_s"] + scored / rates["eval_drawings_per_s"]
+                + STUDY_TEST / rates["iwae_drawings_per_s"])
+
+    together = side if side else models  # one worker: the models train one after the other
+    pair = [model_seconds(rates, tp.epochs) for rates in together.values()]
+    minutes = {"train": (max(pair) if side else sum(pair)) / 60,
+               "train_conditional": model_seconds(models["cnn_cnn"], cp.epochs) / 60,
+               "train_judge": STUDY_TRAIN * p.judge.epochs / judge_rate / 60}
+    others = [s["seconds"] for name, s in stages.items() if name not in minutes]
+    startup = [s.get("startup_seconds") for s in stages.values()]
+    minutes["other_stages"] = sum(others) / 60 if stages else None
+    minutes["startup"] = sum(startup) / 60 if stages and None not in startup else None
+    minutes["total"] = sum(v for v in minutes.values() if v is not None)
+    return {k: None if v is None else round(v, 2) for k, v in minutes.items()}
 
 
 def run(params_path: str, source: str, train_per_class: int, epochs: int) -> dict:
@@ -76,37 +151,26 @@ def run(params_path: str, source: str, train_per_class: int, epochs: int) -> dic
     out = {"device": device_name, "threads": tp.threads, "drawings": len(fit_idx), "epochs": epochs, "models": {}}
     for name in ("rnn_cnn", "cnn_cnn"):
         cfg = config_from_params(name, p.models[name])
-        bare = _bare_rate(cfg, short, x[fit_idx], None, device, epochs)
-        result = fit(name, cfg, short, tp.kl_warmup_epochs, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx], device)
-        started = time.perf_counter()
-        evaluate(result.model, x.to(device), None)
-        _sync(device)
-        eval_rate = len(x) / (time.perf_counter() - started)
-        out["models"][name] = {"train_drawings_per_s": round(result.drawings_per_s, 1),
-                               "bare_drawings_per_s": round(bare, 1),
-                               "loop_efficiency": round(result.drawings_per_s / bare, 3),
-                               "eval_drawings_per_s": round(eval_rate, 1)}
+        bare, real, model = _loop_rates(name, cfg, tp, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx], epochs, device)
+        elbo, iwae = _scoring_rates(model, x, tp, device)
+        out["models"][name] = {"train_drawings_per_s": round(real, 1), "bare_drawings_per_s": round(bare, 1),
+                               "loop_efficiency": round(real / bare, 3),
+                               "eval_drawings_per_s": round(elbo, 1), "iwae_drawings_per_s": round(iwae, 1)}
+    out["judge_train_drawings_per_s"] = round(_judge_rate(p, x, y, epochs, device), 1)
     workers = max(1, min(2, tp.threads))
     each = replace(short, threads=max(1, tp.threads // workers))
     cfgs = {name: config_from_params(name, p.models[name]) for name in ("rnn_cnn", "cnn_cnn")}
-    seconds = run_side_by_side(_fit_seconds, [(name, cfg, each, tp.kl_warmup_epochs, x[fit_idx], x[val_idx])
-                                              for name, cfg in cfgs.items()], workers)
-    side = {name: round(epochs * len(fit_idx) / s, 1) for name, s in zip(cfgs, seconds)}
-    out["side_by_side"] = {"threads_each": each.threads, "train_drawings_per_s": side}
-    stages = {f.stem: json.loads(f.read_text())["seconds"] for f in sorted(Path("timings/stages").glob("*.json"))}
-    out["stage_seconds"] = stages
-    out["pipeline_seconds"] = round(sum(stages.values()), 1) if stages else None
-    # The study's 20,000 training drawings (18,000 after the validation share): training dominates and
-    # scales with drawings x epochs. The two models train side by side (the slower sets the pace; a
-    # bound, as it speeds up once the other is done), then the conditional model: the winner (here:
-    # cnn) fine-tuned for conditional.epochs (or trained for train.epochs with conditional.init: scratch).
-    drawings = 20_000 * (1 - tp.val_fraction)
+    side = {}
     if workers > 1:
-        pair = max(drawings * tp.epochs / rate for rate in side.values())
-    else:
-        pair = sum(drawings * tp.epochs / out["models"][name]["train_drawings_per_s"] for name in cfgs)
-    cond = drawings * p.conditional_train.epochs / out["models"]["cnn_cnn"]["train_drawings_per_s"]
-    out["study_training_minutes_estimate"] = round((pair + cond) / 60, 1)
+        costs = run_side_by_side(_side_by_side_costs, [(name, cfg, each, tp.kl_warmup_epochs, x[fit_idx], x[val_idx])
+                                                       for name, cfg in cfgs.items()], workers)
+        side = {name: {k: round(v, 1) for k, v in c.items()} for name, c in zip(cfgs, costs)}
+    out["side_by_side"] = {"threads_each": each.threads, "models": side}
+    stages = {f.stem: json.loads(f.read_text()) for f in sorted(Path("timings/stages").glob("*.json"))}
+    out["stage_seconds"] = {name: s["seconds"] for name, s in stages.items()}
+    out["stage_startup_seconds"] = {name: s.get("startup_seconds") for name, s in stages.items()}
+    out["pipeline_seconds"] = round(sum(out["stage_seconds"].values()), 1) if stages else None
+    out["study_minutes_estimate"] = study_estimate(p, out["models"], side, out["judge_train_drawings_per_s"], stages)
     return out
 
 
@@ -122,10 +186,14 @@ def main(argv=None) -> None:
         print(f"{name}: train {m['train_drawings_per_s']} drawings/s, bare loop {m['bare_drawings_per_s']}, "
               f"efficiency {m['loop_efficiency']}, eval {m['eval_drawings_per_s']} drawings/s")
     sbs = result["side_by_side"]
-    print(f"side by side ({sbs['threads_each']} thread(s) each): " +
-          ", ".join(f"{name} {rate} drawings/s" for name, rate in sbs["train_drawings_per_s"].items()))
+    for name, m in sbs["models"].items():
+        print(f"{name} side by side ({sbs['threads_each']} thread(s) each): train {m['train_drawings_per_s']} "
+              f"drawings/s, eval {m['eval_drawings_per_s']}, IWAE {m['iwae_drawings_per_s']}")
+    print(f"judge: train {result['judge_train_drawings_per_s']} drawings/s")
     for stage, seconds in result["stage_seconds"].items():
-        print(f"stage {stage}: {seconds} s")
+        print(f"stage {stage}: {seconds} s (+ {result['stage_startup_seconds'][stage]} s start-up)")
+    print("study's 20,000 drawings, minutes: " +
+          ", ".join(f"{k} {v}" for k, v in result["study_minutes_estimate"].items()))
     print(json.dumps(result, sort_keys=True))
 
 
