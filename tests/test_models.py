@@ -2,10 +2,11 @@ import math
 
 import pytest
 import torch
+from torch import nn
 
 from quickdraw_vae.errors import QuickdrawError
 from quickdraw_vae.losses import bce, iwae_nll, kld
-from quickdraw_vae.models import VAE, ModelConfig, load_checkpoint, save_checkpoint
+from quickdraw_vae.models import VAE, FoldConvTranspose2d, ModelConfig, load_checkpoint, save_checkpoint
 
 SMALL = dict(latent=4, channels=4, hidden=16, rnn_hidden=8, dropout=0.0)
 
@@ -89,3 +90,25 @@ def test_fine_channels_set_the_14x14_width_only():
     assert narrow.encoder.net[0].out_channels == 2 and narrow.encoder.net[3].out_channels == 8
     assert narrow.decoder.net[-1].in_channels == 2
     assert VAE(ModelConfig("cnn", **SMALL)).encoder.net[0].out_channels == 4  # default: `channels`
+
+
+@pytest.mark.parametrize("c_in,c_out,size,channels_last", [(16, 1, 14, True), (8, 3, 7, False)])
+def test_fold_transposed_convolution_matches_the_library_kernel(c_in, c_out, size, channels_last):
+    torch.manual_seed(0)
+    ours = FoldConvTranspose2d(c_in, c_out, 4, 2, 1)
+    reference = nn.ConvTranspose2d(c_in, c_out, 4, 2, 1)
+    reference.load_state_dict(ours.state_dict())  # the same parameters: checkpoints load either way
+    x = torch.randn(5, c_in, size, size)
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last)
+    outs, grads = [], []
+    for layer in (ours, reference):
+        xg = x.clone().requires_grad_()
+        y = layer(xg)
+        (y * torch.linspace(-0.5, 1, y.numel()).view_as(y)).sum().backward()
+        outs.append(y)
+        grads.append([xg.grad, layer.weight.grad, layer.bias.grad])
+    assert outs[0].shape == outs[1].shape == (5, c_out, 2 * size, 2 * size)
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-5)
+    for g_ours, g_ref in zip(*grads):
+        torch.testing.assert_close(g_ours, g_ref, rtol=1e-4, atol=1e-4)
