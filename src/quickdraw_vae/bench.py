@@ -192,8 +192,9 @@ def main(argv=None) -> None:
     print(f"judge: train {result['judge_train_drawings_per_s']} drawings/s")
     for stage, seconds in result["stage_seconds"].items():
         print(f"stage {stage}: {seconds} s (+ {result['stage_startup_seconds'][stage]} s start-up)")
-    print("study's 20,000 drawings, minutes: " +
-          ", ".join(f"{k} {v}" for k, v in result["study_minutes_estimate"].items()))
+    estimate = result["study_minutes_estimate"]
+    print("study's 20,000 drawings, minutes: " + ", ".join(f"{k} {v}" for k, v in estimate.items()) +
+          ("" if result["stage_seconds"] else " (no pipeline run here: the other stages and start-up not counted)"))
     print(json.dumps(result, sort_keys=True))
 
 
