@@ -110,9 +110,9 @@ class FoldConvTranspose2d(nn.ConvTranspose2d):
         if self.groups != 1 or self.dilation != (1, 1) or self.output_padding != (0, 0):
             raise ValueError("FoldConvTranspose2d: groups, dilation and output_padding are not supported")
 
-    def forward(self, x):
-        if x.device.type != "cpu":
-            return super().forward(x)
+    def forward(self, x, output_size=None):
+        if x.device.type != "cpu" or x.dim() != 4 or output_size is not None:
+            return super().forward(x, output_size)
         b, c, h, w = x.shape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         cols = x.permute(0, 2, 3, 1).reshape(b * h * w, c) @ self.weight.reshape(c, -1)
