@@ -54,11 +54,19 @@ def run_side_by_side(fn, calls: list[tuple], workers: int, start_method: str = "
     import multiprocessing
     import time
 
-    with multiprocessing.get_context(start_method).Pool(workers) as pool:
+    pool = multiprocessing.get_context(start_method).Pool(workers)
+    try:
         pending = [pool.apply_async(fn, args) for args in calls]
         while not all(p.ready() for p in pending):
             for p in pending:
                 if p.ready() and not p.successful():
-                    p.get()  # raises the worker's exception; leaving the block terminates the rest
+                    p.get()  # raises the worker's exception; `finally` stops the rest
             time.sleep(0.2)
-        return [p.get() for p in pending]
+        results = [p.get() for p in pending]
+        # Let the workers exit on their own: killing them (terminate) can leave a semaphore behind,
+        # and Python then warns about it on stderr at exit.
+        pool.close()
+        pool.join()
+        return results
+    finally:
+        pool.terminate()
