@@ -86,9 +86,9 @@ def _rate(fn, drawings: int, device) -> float:
 def _scoring_rates(model, x, tp, device) -> tuple[float, float]:
     """Drawings/s of the -ELBO pass and of the importance-weighted bound (k=`train.iwae_k`)."""
     x = x.to(device)
+    few = x[:IWAE_DRAWINGS]
     elbo = _rate(lambda: evaluate(model, x, None), len(x), device)
-    iwae = _rate(lambda: iwae_nll(model, x[:IWAE_DRAWINGS], None, tp.iwae_k, tp.iwae_chunk),
-                 len(x[:IWAE_DRAWINGS]), device)
+    iwae = _rate(lambda: iwae_nll(model, few, None, tp.iwae_k, tp.iwae_chunk), len(few), device)
     return elbo, iwae
 
 
