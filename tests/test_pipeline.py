@@ -127,6 +127,20 @@ def test_an_evaluate_param_reruns_only_evaluation_and_data_seed_reruns_the_start
     assert {"prepare"} <= _dry_run_with(repo, "data", "seed", 1)
 
 
+def test_editing_the_models_module_reruns_every_stage_that_builds_samples_or_scores_models(tiny_repo):
+    repo, _ = tiny_repo
+    module = repo / "src/quickdraw_vae/models.py"
+    original = module.read_text()
+    module.write_text(original + "\n# an edit\n")
+    try:
+        dry = {line.split("'")[1] for line in sh("dvc", "repro", "--dry", cwd=repo).stdout.splitlines()
+               if line.startswith("Running stage")}
+    finally:
+        module.write_text(original)
+    assert {"train", "train_conditional", "sample", "evaluate"} <= dry
+    assert "prepare" not in dry and "select_best" not in dry
+
+
 def test_a_forced_rerun_gives_byte_identical_metrics(tiny_repo):
     repo, _ = tiny_repo
     before = {p: p.read_bytes() for p in sorted((repo / "metrics").rglob("*.json"))}

@@ -1,0 +1,29 @@
+"""dvc.yaml's code deps match the code: a stage whose deps miss a module it imports would be
+reported up to date after that module changed (a stale result)."""
+
+import sys
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "tools"))
+from code_deps import code_deps, drift  # noqa: E402
+
+
+def test_each_stage_depends_on_exactly_the_project_code_it_imports():
+    problems = drift()
+    assert not problems, "dvc.yaml code deps drifted (`python tools/code_deps.py --fix`):\n" + "\n".join(
+        f"{name}: missing {missing}, not imported {excess}" for name, (missing, excess) in problems.items())
+
+
+def test_the_derivation_follows_function_local_relative_and_package_imports():
+    deps = code_deps(REPO / "stages" / "select_best.py")
+    assert {"stages/select_best.py", "src/quickdraw_vae/selection.py", "src/quickdraw_vae/__init__.py"} <= deps
+    assert "src/quickdraw_vae/files.py" in deps  # errors.run_main imports it inside a function
+    assert not any("torch" in d or "yaml" in d for d in deps)
+
+
+def test_a_missing_dep_is_caught(tmp_path):
+    text = (REPO / "dvc.yaml").read_text().replace("      - src/quickdraw_vae/models.py\n", "", 1)
+    (tmp_path / "dvc.yaml").write_text(text)
+    problems = drift(tmp_path / "dvc.yaml")
+    assert any("src/quickdraw_vae/models.py" in missing for missing, _ in problems.values())
