@@ -16,6 +16,9 @@ from torch import nn
 from .errors import QuickdrawError
 
 ENCODERS = ("rnn", "cnn")
+# What the row-reading GRU hands to the fully connected layers (see RowGRUEncoder).
+RNN_READOUTS = ("last", "rows", "pool")
+ROW_FEATURES = 32  # per row with the `rows` readout: 28 x 32 numbers, near the CNN's 7 x 7 x 32
 COND_MODES = ("none", "add", "shift", "concat", "cvae")
 CHECKPOINT_FORMAT = 1
 
@@ -36,8 +39,12 @@ class ModelConfig:
     cond_mode: str = "none"
     # Feature maps at 14x14, where a 3x3 convolution costs 4x what it does at 7x7 (None: `channels`).
     fine_channels: int | None = None
+    # The bi-GRU's readout; "last" (both final states only) is what checkpoints without the key used.
+    rnn_readout: str = "last"
 
     def __post_init__(self):
+        if self.rnn_readout not in RNN_READOUTS:
+            raise QuickdrawError(f"model config: unknown rnn_readout {self.rnn_readout!r} ({', '.join(RNN_READOUTS)})")
         if self.encoder not in ENCODERS:
             raise QuickdrawError(f"model config: unknown encoder {self.encoder!r} ({', '.join(ENCODERS)})")
         if self.cond_mode not in COND_MODES:
@@ -56,16 +63,31 @@ class ModelConfig:
 
 
 class RowGRUEncoder(nn.Module):
-    """Reads the drawing as a sequence of 28 rows of 28 pixels, both directions."""
+    """Reads the drawing as a sequence of 28 rows of 28 pixels, both directions.
+
+    Readouts: `last`, the two final hidden states (each direction's summary of all rows, the middle
+    rows seen only through 14+ recurrent steps); `rows`, every row's output projected to
+    ROW_FEATURES and flattened, so each row keeps its place as a CNN's feature map does; `pool`, the
+    final states with the mean and max of the row outputs. docs/decisions.md has the comparison.
+    """
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.gru = nn.GRU(28, cfg.rnn_hidden, batch_first=True, bidirectional=True)
-        self.out_dim = 2 * cfg.rnn_hidden
+        h = cfg.rnn_hidden
+        self.readout = cfg.rnn_readout
+        self.gru = nn.GRU(28, h, batch_first=True, bidirectional=True)
+        if self.readout == "rows":
+            self.rows = nn.Sequential(nn.LayerNorm(2 * h), nn.Linear(2 * h, ROW_FEATURES), nn.SiLU())
+        self.out_dim = {"last": 2 * h, "rows": 28 * ROW_FEATURES, "pool": 6 * h}[self.readout]
 
     def forward(self, x):
-        _, last = self.gru(x.view(-1, 28, 28))  # last: (2 directions, B, H)
-        return torch.cat([last[0], last[1]], dim=1)
+        outputs, last = self.gru(x.reshape(-1, 28, 28))  # outputs: (B, 28, 2H); last: (2, B, H)
+        final = torch.cat([last[0], last[1]], dim=1)
+        if self.readout == "last":
+            return final
+        if self.readout == "rows":
+            return self.rows(outputs).flatten(1)
+        return torch.cat([final, outputs.mean(1), outputs.amax(1)], dim=1)
 
 
 class ResBlock(nn.Module):
@@ -228,4 +250,4 @@ def config_from_params(name: str, mp, num_classes: int = 0, cond_mode: str = "no
     if encoder is None:
         raise QuickdrawError(f"unknown model {name!r} (rnn_cnn, cnn_cnn)")
     return ModelConfig(encoder, mp.latent, mp.channels, mp.hidden, mp.rnn_hidden, mp.dropout, num_classes, cond_mode,
-                       mp.fine_channels)
+                       mp.fine_channels, mp.rnn_readout if encoder == "rnn" else "last")

@@ -46,6 +46,7 @@ class ModelParams:
     fine_channels: int = _at_least(1)
     hidden: int = _at_least(1)
     rnn_hidden: int = _at_least(1)
+    rnn_readout: Literal["last", "rows", "pool"]  # models.RNN_READOUTS; ignored by the CNN encoder
     dropout: float = _between(0.0, 0.9)
 
 
