@@ -1,3 +1,6 @@
+import hashlib
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -6,7 +9,10 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
 from quickdraw_vae.errors import QuickdrawError
 from quickdraw_vae.judge import JudgeConfig, SketchJudge, classify_samples, save_judge
-from quickdraw_vae.metrics import INCEPTION, SKETCH, fidelity, inception_weights_path
+from httpserver import serve
+from quickdraw_vae import inception
+from quickdraw_vae.inception import INCEPTION, fetch_weights
+from quickdraw_vae.metrics import SKETCH, fidelity
 from quickdraw_vae.sampling import load_samples
 
 ONEHOT = "test-onehot-by-brightness"
@@ -85,33 +91,74 @@ def test_sketch_metrics_are_deterministic(shared_quickdraw, judge_path):
     assert fidelity(a, b, SKETCH, judge_path, 50, 3) == fidelity(a, b, SKETCH, judge_path, 50, 3)
 
 
-def test_inception_path_runs_with_a_weights_file(tmp_path):
+@pytest.fixture(scope="module")
+def random_inception(tmp_path_factory):
+    """Randomly initialised InceptionV3 weights, saved under a torch.hub-style name carrying their hash."""
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-    # Randomly initialised weights, built without downloading or reading anything.
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp:  # build the layers without downloading or reading anything
         mp.setattr(torch, "load", lambda *a, **k: {})
         mp.setattr(torch.nn.Module, "load_state_dict", lambda self, *a, **k: None)
-        model = FeatureExtractorInceptionV3(INCEPTION, ["2048"], feature_extractor_weights_path="unused")
-    weights = tmp_path / "inception.pth"
-    torch.save(model.state_dict(), weights)
+        model = FeatureExtractorInceptionV3("random", ["2048"], feature_extractor_weights_path="unused")
+    folder = tmp_path_factory.mktemp("served")
+    plain = folder / "plain.pth"
+    torch.save(model.state_dict(), plain)
+    digest = hashlib.sha256(plain.read_bytes()).hexdigest()
+    good = folder / f"weights-inception-test-{digest[:8]}.pth"
+    plain.rename(good)
+    return good
+
+
+def test_inception_downloads_verifies_and_scores_with_verified_weights(random_inception, tmp_path):
+    cache = tmp_path / "hub" / "checkpoints"  # does not exist yet: fetch creates it
+    with serve(random_inception.parent) as (base, log):
+        path = fetch_weights(f"{base}/{random_inception.name}", cache)
+        assert fetch_weights(f"{base}/{random_inception.name}", cache) == path and len(log) == 1, "cached once verified"
+    assert path.read_bytes() == random_inception.read_bytes() and sorted(os.listdir(cache)) == [random_inception.name]
     images = np.random.default_rng(0).integers(0, 256, (12, 28, 28), dtype=np.uint8)
-    path = inception_weights_path(str(weights))
-    result = fidelity(images, images[::-1].copy(), INCEPTION, path, kid_subset_size=6, seed=0)
-    assert set(result) == {"is", "is_std", "fid", "kid", "kid_std"}
-    assert np.isfinite(list(result.values())).all()
+    result = fidelity(images, images[::-1].copy(), INCEPTION, str(path), kid_subset_size=6, seed=0)
+    assert set(result) == {"is", "is_std", "fid", "kid", "kid_std"} and np.isfinite(list(result.values())).all()
+
+
+def test_inception_download_with_a_wrong_hash_is_refused_and_not_cached(random_inception, tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+    wrong = served / "weights-inception-test-00000000.pth"
+    wrong.write_bytes(random_inception.read_bytes())
+    with serve(served) as (base, _), pytest.raises(QuickdrawError) as e:
+        fetch_weights(f"{base}/{wrong.name}", tmp_path / "cache")
+    assert "expected 00000000" in str(e.value) and "\n" not in str(e.value)
+    assert os.listdir(tmp_path / "cache") == []
+
+
+class _Trap:
+    """Unpickling this runs code (here: creates a file); a weights_only load must refuse it."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_inception_weights_that_need_unpickling_are_refused(tmp_path):
+    marker = tmp_path / "code-ran"
+    weights = tmp_path / "evil.pth"
+    torch.save({"fc.weight": torch.zeros(1), "payload": _Trap(str(marker))}, weights)
+    with pytest.raises(QuickdrawError, match="evil.pth: not a plain InceptionV3 state_dict"):
+        inception.VerifiedInceptionV3(INCEPTION, ["2048"], feature_extractor_weights_path=str(weights))
+    assert not marker.exists()
 
 
 def test_inception_weights_missing_file_names_the_key():
     with pytest.raises(QuickdrawError, match="evaluate.inception_weights '/nope.pth' does not exist"):
-        inception_weights_path("/nope.pth")
+        inception.weights_path("/nope.pth")
 
 
-def test_inception_weights_unreachable_says_where_to_put_them(tmp_path, monkeypatch):
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    monkeypatch.setattr("torch_fidelity.feature_extractor_inceptionv3.URL_INCEPTION_V3", "http://127.0.0.1:9/w.pth")
-    with pytest.raises(QuickdrawError, match=r"InceptionV3 weights unavailable .*weights-inception-2015-12-05"):
-        inception_weights_path("")
+def test_inception_weights_unreachable_says_where_to_put_them(tmp_path):
+    url = "http://127.0.0.1:9/weights-inception-2015-12-05-6726825d.pth"
+    with pytest.raises(QuickdrawError, match=r"InceptionV3 weights unavailable .*place weights-inception-2015-12-05"):
+        fetch_weights(url, tmp_path / "cache")
 
 
 def test_classify_counts_per_class_accuracy(judge_path):

@@ -2,9 +2,9 @@
 
 - `sketch`: our judge, registered as a torch-fidelity feature extractor (penultimate features for
   FID/KID, logits for IS). The metric code stays torch-fidelity's.
-- `inception`: the standard InceptionV3 FID weights torch-fidelity uses, from its download cache
-  or a local file (`evaluate.inception_weights`). Photographs, not drawings, taught it: kept so
-  figures compare with the study's.
+- `inception`: the standard InceptionV3 FID weights torch-fidelity uses, downloaded with their hash
+  checked or from a local file (`evaluate.inception_weights`), loaded without unpickling
+  (`inception.py`). Photographs, not drawings, taught it: kept so figures compare with the study's.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from .errors import QuickdrawError
 from .sampling import load_samples
 
 SKETCH = "quickdraw-sketch-judge"
-INCEPTION = "inception-v3-compat"
-INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 
 
 class Drawings(Dataset):
@@ -74,37 +72,11 @@ if SKETCH not in torch_fidelity.registry.FEATURE_EXTRACTORS_REGISTRY:
     torch_fidelity.register_feature_extractor(SKETCH, SketchJudgeExtractor)
 
 
-def inception_weights_path(configured: str) -> str | None:
-    """The InceptionV3 weights file to use, or None to let torch-fidelity download it.
-
-    Fails with one line saying which file to place where when neither a configured file nor the
-    download cache holds the weights and the network cannot fetch them.
-    """
-    if configured:
-        if not Path(configured).is_file():
-            raise QuickdrawError(f"params.yaml: evaluate.inception_weights {configured!r} does not exist")
-        return configured
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
-    if cached.is_file():
-        return str(cached)
-    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
-
-    try:
-        torch.hub.download_url_to_file(URL_INCEPTION_V3, str(cached.with_suffix(".part")), progress=False)
-    except Exception as e:
-        raise QuickdrawError(
-            f"InceptionV3 weights unavailable ({type(e).__name__}): download {URL_INCEPTION_V3} to {cached} "
-            "or set evaluate.inception_weights to a local copy"
-        ) from None
-    cached.with_suffix(".part").replace(cached)
-    return str(cached)
-
-
 def fidelity(generated: np.ndarray, real: np.ndarray, extractor: str, weights: str | None,
              kid_subset_size: int, seed: int, isc_splits: int = 10) -> dict[str, float]:
     """IS of `generated`, FID and KID of `generated` against `real`, in one feature space.
 
-    `extractor` is a torch-fidelity registry name (SKETCH, INCEPTION, or one a caller registered).
+    `extractor` is a torch-fidelity registry name (SKETCH, inception.INCEPTION, or one a caller registered).
     """
     subset = min(kid_subset_size, len(generated), len(real))
     result = torch_fidelity.calculate_metrics(
@@ -129,10 +101,12 @@ def subsample(images: np.ndarray, n: int, seed: int, where: str) -> np.ndarray:
 def evaluate_generation(samples: dict[str, Path], real_test: np.ndarray, real_train: np.ndarray, ep,
                         judge_path: Path) -> dict:
     """Every model's IS/FID/KID in every feature space, plus the real-vs-real floor, at one N."""
-    registry_name = {"sketch": SKETCH, "inception": INCEPTION}
+    from . import inception
+
+    registry_name = {"sketch": SKETCH, "inception": inception.INCEPTION}
     weights = {"sketch": str(judge_path)}
     if "inception" in ep.feature_extractors:
-        weights["inception"] = inception_weights_path(ep.inception_weights)
+        weights["inception"] = inception.weights_path(ep.inception_weights)
     sets = {"real_floor": subsample(real_train, ep.n, ep.seed, "data/prepared/train.npz")}
     for name, path in samples.items():
         sets[name] = subsample(load_samples(path)[0], ep.n, ep.seed, str(path))
