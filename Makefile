@@ -31,7 +31,7 @@ test: setup vega browser
 
 # Figures, not assertions: training and evaluation speed, loop efficiency, stage wall times.
 bench: setup
-	$(PY) -m quickdraw_vae.bench
+	$(PY) tools/bench.py
 
 # The study's findings over seeds (DVC's experiment queue). E.g. VERDICT_ARGS="--set quick=true --runs 2".
 verdict: setup

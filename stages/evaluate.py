@@ -1,19 +1,23 @@
-"""Stage `evaluate`: every model's samples against real test drawings: IS, FID and KID, and the
-judge's view of them (per-class accuracy and confidence). One process for both: each would
-otherwise spend seconds importing the same libraries and loading the same samples."""
+"""Stage `evaluate`, the one stage that reads the test drawings, and only reports: every model's test
+likelihood (-ELBO, importance-weighted bound); its samples' IS/FID/KID against the test drawings; the
+judge on the real test drawings, on each model's reconstructions of them, and on the samples."""
 
 import sys
+
+import torch
 
 from quickdraw_vae.data import load_split
 from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.files import write_json
-from quickdraw_vae.judge import classify_samples, load_judge, predict_proba
+from quickdraw_vae.judge import classify_samples, judge_report, load_judge, predict_proba
 from quickdraw_vae.metrics import evaluate_generation
-from quickdraw_vae.params import SAMPLE_SETS, load_params
-from quickdraw_vae.plots import labelled_samples
+from quickdraw_vae.models import load_checkpoint
+from quickdraw_vae.params import ALL_MODELS, SAMPLE_SETS, load_params
+from quickdraw_vae.plots import confusion, labelled_samples
 from quickdraw_vae.runtime import setup
-from quickdraw_vae.sampling import load_samples
+from quickdraw_vae.sampling import Sampler, load_samples, reconstruct
 from quickdraw_vae.stage import stage_parser
+from quickdraw_vae.training import likelihood, to_tensor
 
 
 def main(argv=None):
@@ -22,19 +26,33 @@ def main(argv=None):
 
     p = load_params(args.params)
     setup(p.train.threads, p.evaluate.seed)
+    models = {m: load_checkpoint(args.out / "models" / f"{m}.pt")[0] for m in ALL_MODELS}
+    judge_path = args.out / "models" / "judge.pt"
+    judge, classes = load_judge(judge_path)
+    samples = {m: load_samples(args.out / "data" / "samples" / f"{m}.npz") for m in SAMPLE_SETS}
     test, _ = load_split(args.data / "test.npz")
     train, _ = load_split(args.data / "train.npz")
-    judge_path = args.out / "models" / "judge.pt"
-    paths = {m: args.out / "data" / "samples" / f"{m}.npz" for m in SAMPLE_SETS}
-    generation = evaluate_generation(paths, test.images, train.images, p.evaluate, judge_path)
-    judge, classes = load_judge(judge_path)
-    samples = {m: load_samples(path) for m, path in paths.items()}
+
+    x, y = to_tensor(test.images), torch.from_numpy(test.labels)
+    ev = p.evaluate
+    scored = {m: likelihood(model, x, y if model.cfg.conditional else None, ev.iwae_k, ev.iwae_chunk, ev.seed)
+              for m, model in models.items()}
+    pixels = Sampler("prior", 1.0, p.sample.pixels, p.sample.sharpen)  # the samples' pixel mapping
+    real, matrix = judge_report(judge, test.images, test.labels, classes)
+    recognised = {m: judge_report(judge, reconstruct(model, x, y, pixels, ev.seed), test.labels, classes)[0]
+                  for m, model in models.items()}
+    generation = evaluate_generation({m: images for m, (images, _) in samples.items()}, test.images, train.images,
+                                     ev, judge_path, where="data/prepared/test.npz")
     judged = classify_samples(judge, samples, classes)
+
+    write_json(args.out / "metrics" / "likelihood.json", scored)
+    write_json(args.out / "metrics" / "generation.json", generation)
+    write_json(args.out / "metrics" / "classifier_eval.json",
+               {"samples": judged, "real_test": real, "reconstructions": recognised})
+    confusion(args.out / "plots" / "judge_confusion.png", matrix, classes,
+              f"Sketch judge on real test drawings (accuracy {real['accuracy']:.1%})")
     images, labels = samples["conditional"]
     proba = predict_proba(judge, images)
-
-    write_json(args.out / "metrics" / "generation.json", generation)
-    write_json(args.out / "metrics" / "classifier_eval.json", judged)
     labelled_samples(args.out / "plots" / "classifier_evaluation.png", images, labels, proba.argmax(1),
                      proba.max(1), classes)
 

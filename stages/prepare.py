@@ -1,10 +1,12 @@
-"""Stage `prepare`: draw the train/test splits from `data.source`."""
+"""Stage `prepare`: draw the splits from `data.source`: train.npz (fitting), validation.npz (carved
+from the training drawings; every choice is made on it) and test.npz (read only by the reporting
+stage)."""
 
 import argparse
 import sys
 from pathlib import Path
 
-from quickdraw_vae.data import load_splits, save_split
+from quickdraw_vae.data import carve_validation, load_splits, save_split
 from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.files import write_json
 from quickdraw_vae.params import load_params
@@ -22,13 +24,14 @@ def main(argv=None):
 
     d = load_params(args.params).data
     train, test, provenance = load_splits(d.source, d.classes, d.train_per_class, d.test_per_class, d.seed, args.raw)
-    save_split(args.out / "train.npz", train, d.classes)
-    save_split(args.out / "test.npz", test, d.classes)
-    counts = {split: {c: int((s.labels == i).sum()) for i, c in enumerate(d.classes)}
-              for split, s in (("train", train), ("test", test))}
+    fit, validation = carve_validation(train, d.validation_fraction, d.seed)
+    splits = {"train": fit, "validation": validation, "test": test}
+    for name, split in splits.items():
+        save_split(args.out / f"{name}.npz", split, d.classes)
+    counts = {name: {c: int((s.labels == i).sum()) for i, c in enumerate(d.classes)} for name, s in splits.items()}
     write_json(args.metrics, {"source": d.source, **provenance, "count": counts,
-                              "total": {"train": len(train.labels), "test": len(test.labels)}})
-    data_preview(args.preview, train.images, train.labels, d.classes)
+                              "total": {name: len(s.labels) for name, s in splits.items()}})
+    data_preview(args.preview, fit.images, fit.labels, d.classes)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ def main(argv=None):
     models = sample_models([args.out / "models" / f"{m}.pt" for m in args.model or ALL_MODELS],
                            args.data / "train.npz", p.sample, args.out / "data" / "samples", args.out / "plots",
                            p.train.threads)
-    model_figures(models, args.data / "test.npz", args.out / "plots")
+    model_figures(models, args.data / "validation.npz", args.out / "plots")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO, run_stage, write_params
+from conftest import run_stage, write_params
 from httpserver import serve
 from quickdraw_vae.data import block_rows, load_splits
 from quickdraw_vae.errors import QuickdrawError
@@ -166,9 +166,14 @@ def test_prepare_rejects_bad_input_cleanly(case, expected, shared_quickdraw, bas
 def test_prepare_stage_writes_splits_metrics_and_preview(shared_quickdraw, base_params, tmp_path):
     result, out = _prepare(tmp_path, _offline(base_params, shared_quickdraw, 64, 16))
     assert result.returncode == 0, result.stderr
-    with np.load(out / "prepared" / "train.npz") as z:
-        assert z["images"].shape == (320, 28, 28) and z["labels"].dtype == np.int64
-        assert list(z["classes"]) == CLASSES
+    # 64 training drawings per class: 6 of each (validation_fraction 0.1) carved off for validation
+    with np.load(out / "prepared" / "train.npz") as z, np.load(out / "prepared" / "validation.npz") as v:
+        assert z["images"].shape == (290, 28, 28) and z["labels"].dtype == np.int64
+        assert np.bincount(v["labels"]).tolist() == [6] * 5 and list(z["classes"]) == CLASSES
+        fit_rows, val_rows = {r.tobytes() for r in z["images"]}, {r.tobytes() for r in v["images"]}
+        assert not fit_rows & val_rows
+    with np.load(out / "prepared" / "test.npz") as t:
+        assert t["images"].shape == (80, 28, 28)
     first = (out / "prepared" / "train.npz").read_bytes()
     assert _prepare(tmp_path, _offline(base_params, shared_quickdraw, 64, 16))[0].returncode == 0
     assert (out / "prepared" / "train.npz").read_bytes() == first, "byte-identical on a rerun"

@@ -15,10 +15,11 @@ from quickdraw_vae.models import VAE, ModelConfig, load_checkpoint
 from quickdraw_vae.params import TrainParams
 from quickdraw_vae.runtime import run_side_by_side
 from quickdraw_vae.selection import pick_best
-from quickdraw_vae.training import fit, to_tensor, validation_split, warm_start
+from quickdraw_vae.data import validation_split
+from quickdraw_vae.training import fit, to_tensor, warm_start
 
 TP = TrainParams(epochs=3, batch_size=16, lr=2e-3, weight_decay=1e-4, kl_warmup_epochs=1, hflip=True,
-                 val_fraction=0.2, seed=0, threads=1, device="cpu", iwae_k=2, iwae_chunk=64)
+                 seed=0, threads=1, device="cpu")
 CFG = ModelConfig("cnn", latent=4, channels=4, hidden=16, rnn_hidden=8, dropout=0.1)
 
 
@@ -52,14 +53,14 @@ def test_nan_loss_stops_with_model_and_epoch(tiny):
 
 
 def test_pick_best_uses_validation_only():
-    reports = {"rnn_cnn": {"validation": {"neg_elbo": 210.0}, "test": {"neg_elbo": 1.0}},
-               "cnn_cnn": {"validation": {"neg_elbo": 200.0}, "test": {"neg_elbo": 999.0}}}
+    reports = {"rnn_cnn": {"validation": {"neg_elbo": 210.0}, "train": {"neg_elbo": 1.0}},
+               "cnn_cnn": {"validation": {"neg_elbo": 200.0}, "train": {"neg_elbo": 999.0}}}
     assert pick_best(reports)["best"] == "cnn_cnn"
 
 
 def _train_stage(tmp_path, base_params, shared_quickdraw, epochs):
     base_params["data"].update(source=str(shared_quickdraw), train_per_class=32, test_per_class=8)
-    base_params["train"].update(epochs=epochs, batch_size=16, iwae_k=2)
+    base_params["train"].update(epochs=epochs, batch_size=16)
     base_params["models"]["rnn_cnn"].update(latent=4, channels=4, fine_channels=4, hidden=16, rnn_hidden=8)
     params = write_params(tmp_path / "params.yaml", base_params)
     prep = subprocess.run([sys.executable, REPO / "stages/prepare.py", "--params", params, "--out", tmp_path / "prepared",
@@ -168,7 +169,7 @@ def test_bench_prints_rates_efficiency_side_by_side_and_the_extrapolation_as_its
         base_params["models"][m].update(latent=4, channels=4, fine_channels=4, hidden=16, rnn_hidden=8)
     base_params["train"].update(threads=2, batch_size=16)  # 2: the side-by-side run has two workers
     params = write_params(tmp_path / "params.yaml", base_params)
-    run = subprocess.run([sys.executable, "-m", "quickdraw_vae.bench", "--params", params, "--source", shared_quickdraw,
+    run = subprocess.run([sys.executable, REPO / "tools" / "bench.py", "--params", params, "--source", shared_quickdraw,
                           "--train-per-class", "16", "--epochs", "1"], capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "leaked semaphore" not in run.stderr  # the side-by-side workers exit cleanly
@@ -191,7 +192,8 @@ def test_bench_prints_rates_efficiency_side_by_side_and_the_extrapolation_as_its
 
 
 def test_bench_extrapolation_scales_the_data_bound_stages_and_adds_the_others_as_last_run(base_params, tmp_path):
-    from quickdraw_vae.bench import STUDY_TEST, STUDY_TRAIN, study_estimate
+    sys.path.insert(0, str(REPO / "tools"))
+    from bench import STUDY_TEST, STUDY_TRAIN, study_estimate
     from quickdraw_vae.params import load_params
 
     p = load_params(write_params(tmp_path / "params.yaml", base_params))
@@ -201,7 +203,7 @@ def test_bench_extrapolation_scales_the_data_bound_stages_and_adds_the_others_as
               "evaluate": {"seconds": 9.0, "startup_seconds": 2.5}}
     minutes = study_estimate(p, {"cnn_cnn": rates, "rnn_cnn": slower}, {"cnn_cnn": rates, "rnn_cnn": slower}, 2000.0,
                              stages)
-    fit_n = STUDY_TRAIN * (1 - p.train.val_fraction)
+    fit_n = STUDY_TRAIN * (1 - p.data.validation_fraction)
     scoring = (STUDY_TRAIN + STUDY_TEST) / 5000 + STUDY_TEST / 50
     # Side by side, the slower model sets the pace; the train stage's own last-run time is not added.
     assert minutes["train"] == pytest.approx((fit_n * p.train.epochs / 500 + scoring) / 60, abs=0.01)

@@ -45,6 +45,23 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--iwae-k", type=int, default=100)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--threads", type=int, default=1)
+
+    data_help = ".npz with images uint8 (N, 28, 28) [and labels], or a Google-format (N, 784) .npy"
+    r = sub.add_parser("reconstruct", help="encode drawings to their latent means and decode them",
+                       description="Write the reconstructions: images uint8 (N, 28, 28) [and the labels].")
+    r.add_argument("--model", type=Path, required=True)
+    r.add_argument("--data", type=Path, required=True, help=data_help)
+    r.add_argument("--out", type=Path, required=True, help=".npz with images [and labels]")
+    r.add_argument("--pixels", choices=PIXELS, help="default: the mapping the sample stage used")
+    r.add_argument("--seed", type=int, default=0, help="for --pixels bernoulli")
+    r.add_argument("--threads", type=int, default=1)
+
+    e = sub.add_parser("encode", help="the latent means of drawings",
+                       description="Write the latent means: means float32 (N, latent) [and the labels].")
+    e.add_argument("--model", type=Path, required=True)
+    e.add_argument("--data", type=Path, required=True, help=data_help)
+    e.add_argument("--out", type=Path, required=True, help=".npz with means [and labels]")
+    e.add_argument("--threads", type=int, default=1)
     return ap
 
 
@@ -103,33 +120,62 @@ def load_drawings(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def cmd_score(args) -> None:
-    from .losses import iwae_nll
-    from .training import evaluate, to_tensor
+    from .training import likelihood, to_tensor
 
     if args.iwae_k < 1:
         raise QuickdrawError(f"--iwae-k must be >= 1, got {args.iwae_k}")
-    model, payload = load_checkpoint(args.model)
+    model, _ = load_checkpoint(args.model)
     images, labels = load_drawings(args.data)
-    y = None
-    if model.cfg.conditional:
-        if labels is None:
-            raise QuickdrawError(f"{args.data}: {args.model} is conditional, so the drawings need `labels`")
-        if labels.min() < 0 or labels.max() >= model.cfg.num_classes:
-            raise QuickdrawError(f"{args.data}: labels must lie in 0-{model.cfg.num_classes - 1}")
-        y = torch.from_numpy(labels.astype(np.int64))
-    x = to_tensor(images)
-    torch.manual_seed(args.seed)
-    result = evaluate(model, x, y)
-    torch.manual_seed(args.seed)
-    nll = iwae_nll(model, x, y, args.iwae_k).mean().item()
-    print(json.dumps({"n": len(x), **{k: round(v, 4) for k, v in result.items()}, "iwae_nll": round(nll, 4),
+    y = _labels_for(model, labels, args)
+    result = likelihood(model, to_tensor(images), y, args.iwae_k, 4096, args.seed)
+    print(json.dumps({"n": result["n"], **{k: round(result[k], 4) for k in ("bce", "kld", "neg_elbo", "iwae_nll")},
                       "iwae_k": args.iwae_k}))
+
+
+def _labels_for(model, labels: np.ndarray | None, args) -> torch.Tensor | None:
+    """The class labels a conditional model needs (checked against its classes); None otherwise."""
+    if not model.cfg.conditional:
+        return None
+    if labels is None:
+        raise QuickdrawError(f"{args.data}: {args.model} is conditional, so the drawings need `labels`")
+    if labels.min() < 0 or labels.max() >= model.cfg.num_classes:
+        raise QuickdrawError(f"{args.data}: labels must lie in 0-{model.cfg.num_classes - 1}")
+    return torch.from_numpy(labels.astype(np.int64))
+
+
+def cmd_reconstruct(args) -> None:
+    from .files import save_npz
+    from .sampling import reconstruct
+    from .training import to_tensor
+
+    model, _ = load_checkpoint(args.model)
+    images, labels = load_drawings(args.data)
+    y = _labels_for(model, labels, args)
+    sampler = load_sampler(sampler_path(args.model)) or Sampler("prior", 1.0, "mean", 1.0)
+    if args.pixels:
+        sampler = replace(sampler, pixels=args.pixels)
+    out = reconstruct(model, to_tensor(images), y, sampler, args.seed)
+    save_npz(args.out, **({"images": out} if labels is None else {"images": out, "labels": labels.astype(np.int64)}))
+    print(json.dumps({"n": len(out), "out": str(args.out), "pixels": sampler.pixels}))
+
+
+def cmd_encode(args) -> None:
+    from .files import save_npz
+    from .sampling import encode_means
+    from .training import to_tensor
+
+    model, _ = load_checkpoint(args.model)
+    images, labels = load_drawings(args.data)
+    y = _labels_for(model, labels, args)
+    means = encode_means(model, to_tensor(images), y)
+    save_npz(args.out, **({"means": means} if labels is None else {"means": means, "labels": labels.astype(np.int64)}))
+    print(json.dumps({"n": len(means), "latent": int(means.shape[1]), "out": str(args.out)}))
 
 
 def _main(argv=None) -> None:
     args = _parser().parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
-    {"sample": cmd_sample, "score": cmd_score}[args.command](args)
+    {"sample": cmd_sample, "score": cmd_score, "reconstruct": cmd_reconstruct, "encode": cmd_encode}[args.command](args)
 
 
 def main(argv=None) -> int:

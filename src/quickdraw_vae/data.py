@@ -310,6 +310,25 @@ def _load_plain_npy(path: Path) -> np.ndarray:
         raise QuickdrawError(f"{path}: unreadable .npy ({e})") from None
 
 
+def validation_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified (train, validation) indices carved from the training split."""
+    rng = np.random.default_rng(seed)
+    train_idx, val_idx = [], []
+    for c in np.unique(labels):
+        rows = rng.permutation(np.flatnonzero(labels == c))
+        n_val = max(1, round(len(rows) * fraction))
+        val_idx.append(rows[:n_val])
+        train_idx.append(rows[n_val:])
+    return np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(val_idx))
+
+
+def carve_validation(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+    """(fit, validation): `fraction` of each class's training drawings held out for every choice."""
+    fit_idx, val_idx = validation_split(train.labels, fraction, seed)
+    return (Split(train.images[fit_idx], train.labels[fit_idx]),
+            Split(train.images[val_idx], train.labels[val_idx]))
+
+
 def save_split(path: Path, split: Split, classes: list[str]) -> None:
     from .files import save_npz
 

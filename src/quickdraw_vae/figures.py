@@ -18,12 +18,12 @@ def _decode_mean(model, z, y):
     return (torch.sigmoid(model.decode(z, y)) * 255).round().to(torch.uint8).squeeze(1).numpy()
 
 
-def model_figures(models: dict[str, VAE], test_npz: Path, out_dir: Path, per_class: int = 2, steps: int = 10) -> None:
-    """plots/reconstructions.png and plots/interpolation.png."""
-    test, classes = load_split(test_npz)
-    picks = np.concatenate([np.flatnonzero(test.labels == c)[:per_class] for c in range(len(classes))])
-    x, y = to_tensor(test.images[picks]), torch.from_numpy(test.labels[picks])
-    rows, labels, lerp_rows, lerp_labels = [test.images[picks]], ["test"], [], []
+def model_figures(models: dict[str, VAE], drawings_npz: Path, out_dir: Path, per_class: int = 2, steps: int = 10) -> None:
+    """plots/reconstructions.png and plots/interpolation.png, from held-out (validation) drawings."""
+    held_out, classes = load_split(drawings_npz)
+    picks = np.concatenate([np.flatnonzero(held_out.labels == c)[:per_class] for c in range(len(classes))])
+    x, y = to_tensor(held_out.images[picks]), torch.from_numpy(held_out.labels[picks])
+    rows, labels, lerp_rows, lerp_labels = [held_out.images[picks]], ["validation"], [], []
     for name, model in models.items():
         yc = y if model.cfg.conditional else None
         mu, _ = model.encode(x, yc)
@@ -36,6 +36,6 @@ def model_figures(models: dict[str, VAE], test_npz: Path, out_dir: Path, per_cla
             lab = torch.full((steps,), c) if model.cfg.conditional else None
             lerp_rows.append(_decode_mean(model, (1 - t) * a + t * b, lab))
             lerp_labels.append(f"{name}\n{classes[c]}")
-    plots.image_rows(out_dir / "reconstructions.png", rows, labels, "Test drawings (top) and reconstructions")
+    plots.image_rows(out_dir / "reconstructions.png", rows, labels, "Validation drawings (top) and reconstructions")
     plots.image_rows(out_dir / "interpolation.png", lerp_rows, lerp_labels,
-                     "Latent interpolation between two test drawings")
+                     "Latent interpolation between two validation drawings")

@@ -118,7 +118,7 @@ def load_judge(path: str | Path) -> tuple[SketchJudge, list[str]]:
 
 
 def judge_report(model: SketchJudge, images: np.ndarray, labels: np.ndarray, classes: list[str]) -> tuple[dict, np.ndarray]:
-    """Accuracy, per-class accuracy and scikit-learn's report on real drawings; and the confusion matrix."""
+    """Accuracy, per-class accuracy and macro F1 (scikit-learn) on labelled drawings; and the confusion matrix."""
     from sklearn.metrics import classification_report, confusion_matrix
 
     predicted = predict_proba(model, images).argmax(1)
@@ -126,7 +126,7 @@ def judge_report(model: SketchJudge, images: np.ndarray, labels: np.ndarray, cla
     report = classification_report(labels, predicted, labels=range(len(classes)), target_names=classes,
                                    output_dict=True, zero_division=0)
     per_class = {c: round(float(matrix[i, i] / max(1, matrix[i].sum())), 4) for i, c in enumerate(classes)}
-    return {"test_accuracy": round(float((predicted == labels).mean()), 4), "per_class_accuracy": per_class,
+    return {"accuracy": round(float((predicted == labels).mean()), 4), "per_class_accuracy": per_class,
             "macro_f1": round(float(report["macro avg"]["f1-score"]), 4)}, matrix
 
 

@@ -18,7 +18,6 @@ from torch.utils.data import Dataset
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
 from .errors import QuickdrawError
-from .sampling import load_samples
 
 SKETCH = "quickdraw-sketch-judge"
 
@@ -98,20 +97,22 @@ def subsample(images: np.ndarray, n: int, seed: int, where: str) -> np.ndarray:
     return images[np.sort(np.random.default_rng(seed).choice(len(images), n, replace=False))]
 
 
-def evaluate_generation(samples: dict[str, Path], real_test: np.ndarray, real_train: np.ndarray, ep,
-                        judge_path: Path) -> dict:
-    """Every model's IS/FID/KID in every feature space, plus the real-vs-real floor, at one N."""
+def evaluate_generation(samples: dict[str, np.ndarray], real: np.ndarray, real_floor: np.ndarray, ep,
+                        judge_path: Path, n: int | None = None, where: str = "real drawings") -> dict:
+    """Every sample set's IS/FID/KID in every feature space against `real`, plus the floor (`real_floor`,
+    other real drawings, against `real`), all at one N (`evaluate.n` unless given)."""
     from . import inception
 
+    n = n or ep.n
     registry_name = {"sketch": SKETCH, "inception": inception.INCEPTION}
     weights = {"sketch": str(judge_path)}
     if "inception" in ep.feature_extractors:
         weights["inception"] = inception.weights_path(ep.inception_weights)
-    sets = {"real_floor": subsample(real_train, ep.n, ep.seed, "data/prepared/train.npz")}
-    for name, path in samples.items():
-        sets[name] = subsample(load_samples(path)[0], ep.n, ep.seed, str(path))
-    real = subsample(real_test, ep.n, ep.seed, "data/prepared/test.npz")
-    out = {"n": ep.n}
+    sets = {"real_floor": subsample(real_floor, n, ep.seed, "the training drawings")}
+    for name, images in samples.items():
+        sets[name] = subsample(images, n, ep.seed, f"samples of {name}")
+    real = subsample(real, n, ep.seed, where)
+    out = {"n": n}
     for space in ep.feature_extractors:
         for name, images in sets.items():
             scores = fidelity(images, real, registry_name[space], weights[space], ep.kid_subset_size, ep.seed)

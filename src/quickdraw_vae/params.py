@@ -36,6 +36,7 @@ class DataParams:
     classes: list[str]
     train_per_class: int = _at_least(1)
     test_per_class: int = _at_least(1)
+    validation_fraction: float = _between(0.01, 0.5)  # of each class's training drawings; decides every choice
     seed: int = _at_least(0)
 
 
@@ -58,12 +59,9 @@ class TrainParams:
     weight_decay: float = _between(0.0, 1.0)
     kl_warmup_epochs: int = _at_least(0)
     hflip: bool  # mirror half of each batch: a mirrored rabbit is still a rabbit
-    val_fraction: float = _between(0.01, 0.5)
     seed: int = _at_least(0)
     threads: int = _at_least(1)
     device: Literal["auto", "cpu", "cuda", "mps"]
-    iwae_k: int = _at_least(1)
-    iwae_chunk: int = _at_least(1)
 
 
 @dataclass(frozen=True)
@@ -109,6 +107,8 @@ class JudgeParams:
 class EvaluateParams:
     feature_extractors: list[str]
     inception_weights: str
+    iwae_k: int = _at_least(1)
+    iwae_chunk: int = _at_least(1)
     n: int = _at_least(2)
     kid_subset_size: int = _at_least(2)
     seed: int = _at_least(0)
@@ -150,8 +150,9 @@ class Params:
         return replace(
             self,
             data=replace(self.data, train_per_class=min(self.data.train_per_class, q.max_train_per_class)),
-            train=replace(self.train, epochs=q.epochs, iwae_k=q.iwae_k, batch_size=q.batch_size),
+            train=replace(self.train, epochs=q.epochs, batch_size=q.batch_size),
             judge=replace(self.judge, epochs=q.judge_epochs),
+            evaluate=replace(self.evaluate, iwae_k=q.iwae_k),
             conditional=replace(self.conditional, epochs=q.conditional_epochs),
             models={name: q.model for name in self.models},
         )

@@ -124,6 +124,8 @@ def metrics_bars(path, table: dict[str, dict[str, float]], metrics: list[str], t
 
 def verdict_figure(path, runs: dict[str, dict]) -> None:
     """Validation loss per epoch with the spread over seeds as a band; final metrics with error bars."""
+    from .verdict import metric
+
     names = list(runs)
     fig, (left, right, third) = plt.subplots(1, 3, figsize=(17, 4.2))
     for model in ("rnn_cnn", "cnn_cnn"):
@@ -138,15 +140,15 @@ def verdict_figure(path, runs: dict[str, dict]) -> None:
     left.grid(alpha=0.3), left.legend()
     labels, means, stds = [], [], []
     for model in ("rnn_cnn", "cnn_cnn", "conditional"):
-        v = np.array([runs[n]["metrics"][f"metrics/train/{model}.json"]["test"]["neg_elbo"] for n in names])
+        v = np.array([metric(runs[n]["metrics"], "metrics/likelihood.json", f"{model}.neg_elbo") for n in names])
         labels.append(model), means.append(v.mean()), stds.append(v.std(ddof=1) if len(v) > 1 else 0)
     right.bar(labels, means, yerr=stds, capsize=6, color="tab:blue")
     right.set(ylabel="test -ELBO (nats/drawing)", title="Final test loss (mean ± std over seeds)")
     right.set_ylim(min(means) - 3 * max(max(stds), 1), max(means) + 3 * max(max(stds), 1))
     right.grid(axis="y", alpha=0.3)
     sets = [s for s in ("rnn_cnn", "cnn_cnn", "conditional", "cnn_cnn_prior", "conditional_prior", "real_floor")
-            if f"{s}.sketch.fid" in runs[names[0]]["metrics"]["metrics/generation.json"]]
-    fids = np.array([[runs[n]["metrics"]["metrics/generation.json"][f"{s}.sketch.fid"] for n in names] for s in sets])
+            if metric(runs[names[0]]["metrics"], "metrics/generation.json", f"{s}.sketch.fid") is not None]
+    fids = np.array([[metric(runs[n]["metrics"], "metrics/generation.json", f"{s}.sketch.fid") for n in names] for s in sets])
     third.bar(sets, fids.mean(1), yerr=fids.std(1, ddof=1) if len(names) > 1 else None, capsize=6, color="tab:orange")
     third.set(ylabel="sketch FID (lower is better)", title="Sample FID (mean ± std over seeds)")
     third.tick_params(axis="x", rotation=30)

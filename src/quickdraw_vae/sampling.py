@@ -124,6 +124,21 @@ def encode_means(model, x: torch.Tensor, y: torch.Tensor | None, batch: int = 25
 
 
 @torch.no_grad()
+def reconstruct(model, x: torch.Tensor, y: torch.Tensor | None, sampler: "Sampler", seed: int = 0,
+                batch: int = 256) -> np.ndarray:
+    """Each drawing decoded from its latent mean, as uint8 (N, 28, 28) through `sampler`'s pixel mapping."""
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    cond = model.cfg.conditional
+    out = []
+    for i in range(0, len(x), batch):
+        yb = y[i : i + batch] if cond else None
+        mu, _ = model.encode(x[i : i + batch], yb)
+        out.append(sampler.pixels_from_logits(model.decode(mu, yb).cpu(), gen))
+    return np.concatenate(out) if out else np.zeros((0, 28, 28), np.uint8)
+
+
+@torch.no_grad()
 def generate(model, sampler: Sampler, n: int, labels: torch.Tensor | None, seed: int,
              batch: int = 256) -> np.ndarray:
     """`n` drawings as uint8 (n, 28, 28), white strokes on black like the dataset."""

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from .data import load_split
 from .errors import QuickdrawError
 from .files import atomic_path, write_json, write_tsv
-from .losses import bce, iwae_nll, kld
+from .losses import bce, kld
 from .models import VAE, ModelConfig, load_checkpoint, parameter_count, save_checkpoint
 from .params import TrainParams
 from .runtime import pick_device, setup
@@ -33,18 +33,6 @@ HISTORY_COLUMNS = ("epoch", "train_total", "train_bce", "train_kld", "val_total"
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, 28, 28) -> float (N, 1, 28, 28) in [0, 1]."""
     return torch.from_numpy(np.ascontiguousarray(images)).float().div_(255).unsqueeze(1)
-
-
-def validation_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified (train, validation) indices carved from the training split."""
-    rng = np.random.default_rng(seed)
-    train_idx, val_idx = [], []
-    for c in np.unique(labels):
-        rows = rng.permutation(np.flatnonzero(labels == c))
-        n_val = max(1, round(len(rows) * fraction))
-        val_idx.append(rows[:n_val])
-        train_idx.append(rows[n_val:])
-    return np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(val_idx))
 
 
 @torch.no_grad()
@@ -62,6 +50,17 @@ def evaluate(model: VAE, x: torch.Tensor, y: torch.Tensor | None, batch: int = 2
         sums += torch.stack([bce(model.decode(z, yb), xb).sum(), kld(mu, logvar).sum()]).double().cpu()
     b, k = (sums / len(x)).tolist()
     return {"bce": b, "kld": k, "neg_elbo": b + k}
+
+
+def likelihood(model: VAE, x: torch.Tensor, y: torch.Tensor | None, iwae_k: int, iwae_chunk: int, seed: int) -> dict:
+    """-ELBO terms and the importance-weighted bound with `iwae_k` samples, nats per drawing."""
+    from .losses import iwae_nll
+
+    torch.manual_seed(seed)
+    out = evaluate(model, x, y)
+    torch.manual_seed(seed)
+    out.update(iwae_nll=iwae_nll(model, x, y, iwae_k, iwae_chunk).mean().item(), iwae_k=iwae_k, n=len(x))
+    return out
 
 
 def make_optimizer(model: VAE, tp: TrainParams, device: torch.device) -> torch.optim.Optimizer:
@@ -204,18 +203,14 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epochs: int,
     return FitResult(model, state["history"], state["best_epoch"], seconds, tp.epochs * len(x) / seconds)
 
 
-def final_metrics(model: VAE, splits: dict[str, tuple[torch.Tensor, torch.Tensor]], tp: TrainParams,
+def split_metrics(model: VAE, splits: dict[str, tuple[torch.Tensor, torch.Tensor]], seed: int,
                   device: torch.device) -> dict:
-    """-ELBO terms on every split, and the importance-weighted bound on test."""
+    """-ELBO, BCE and KLD on each named split, each from the same seed."""
     cond = model.cfg.conditional
     out = {}
     for split, (x, y) in splits.items():
-        torch.manual_seed(tp.seed)
+        torch.manual_seed(seed)
         out[split] = evaluate(model, x.to(device), y.to(device) if cond else None)
-    x, y = splits["test"]
-    torch.manual_seed(tp.seed)
-    nll = iwae_nll(model, x.to(device), y.to(device) if cond else None, tp.iwae_k, tp.iwae_chunk)
-    out["test"].update(iwae_nll=nll.mean().item(), iwae_k=tp.iwae_k)
     return out
 
 
@@ -233,23 +228,21 @@ class Trained:
 
 def train_model(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epochs: int, prepared_dir: Path,
                 resume_dir: Path | None = None, init_from: VAE | None = None) -> Trained:
-    """Fit one model on the prepared splits; its checkpoint, metrics, per-epoch history and timing."""
+    """Fit one model on the prepared train split, selecting epochs on validation (test is never read);
+    its checkpoint, metrics, per-epoch history and timing."""
     setup(tp.threads, tp.seed)
     device = pick_device(tp.device)
     train, classes = load_split(prepared_dir / "train.npz")
-    test, _ = load_split(prepared_dir / "test.npz")
+    validation, _ = load_split(prepared_dir / "validation.npz")
     if cfg.conditional and cfg.num_classes != len(classes):
         raise QuickdrawError(f"{prepared_dir / 'train.npz'}: has {len(classes)} classes, model expects {cfg.num_classes}")
-    fit_idx, val_idx = validation_split(train.labels, tp.val_fraction, tp.seed)
-    x, y = to_tensor(train.images), torch.from_numpy(train.labels)
-    result = fit(name, cfg, tp, kl_warmup_epochs, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx], device, resume_dir,
-                 init_from)
-    splits = {"train": (x[fit_idx], y[fit_idx]), "validation": (x[val_idx], y[val_idx]),
-              "test": (to_tensor(test.images), torch.from_numpy(test.labels))}
-    metrics = final_metrics(result.model, splits, tp, device)
+    splits = {"train": (to_tensor(train.images), torch.from_numpy(train.labels)),
+              "validation": (to_tensor(validation.images), torch.from_numpy(validation.labels))}
+    result = fit(name, cfg, tp, kl_warmup_epochs, *splits["train"], *splits["validation"], device, resume_dir, init_from)
+    metrics = split_metrics(result.model, splits, tp.seed, device)
     metrics.update(model=name, architecture=cfg.encoder + "_cnn", parameters=parameter_count(result.model),
                    best_epoch=result.best_epoch, epochs=tp.epochs,
-                   drawings={"train": len(fit_idx), "validation": len(val_idx), "test": len(test.labels)})
+                   drawings={split: len(x) for split, (x, _) in splits.items()})
     timing = {"train_seconds": round(result.seconds, 2), "train_drawings_per_s": round(result.drawings_per_s, 1),
               "threads": tp.threads, "device": str(device)}
     # On the CPU, so a worker process can hand it back to the stage without CUDA's IPC.

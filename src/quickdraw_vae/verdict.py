@@ -2,18 +2,24 @@
 
 1. queue one experiment per seed (`dvc exp run --queue -S <seed params>=<seed> ...`), run them with
    `dvc queue start -j 1` (parallel workers are known to be flaky) and wait;
-2. collect their params and metrics with `dvc exp show --json` (DVC reports them; we parse nothing
+2. collect their params and metrics with `dvc.api.exp_show` (DVC reports them; we parse nothing
    DVC can report), and each run's per-epoch history from its experiment commit;
-3. write `metrics/verdict.md` (mean +- std, per-seed values, effect size, verdict) and `plots/verdict.png`.
+3. write `metrics/verdict.md` and `plots/verdict.png`.
 
-Rule: a paired difference counts when |mean| exceeds two standard errors over seeds; then it
-"holds" or "does not hold" by its sign; otherwise it is "within noise".
+Statistics: each finding is a paired difference over seeds (the same seed gives both sides). A
+two-sided paired t-test (`scipy.stats.ttest_rel`) gives its p-value; Holm's step-down correction
+keeps the chance of any false "holds" or "does not hold" across all findings at ALPHA; the 95%
+interval of the mean difference and Cohen's d_z (mean / std) give its size. Outcomes: "holds"
+(corrected p < ALPHA, in the claimed direction), "does not hold" (corrected p < ALPHA, against it),
+"inconclusive" (otherwise, with fewer than MIN_RUNS runs, and whenever the runs show no
+seed-to-seed spread to test against).
+Wilcoxon's signed-rank test is not used: with five runs or fewer its smallest two-sided p-value is
+1/16, so it could never decide.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import subprocess
 import sys
@@ -23,8 +29,13 @@ from pathlib import Path
 import numpy as np
 
 from .errors import QuickdrawError, run_main
-from .params import ALL_MODELS
+from .params import ALL_MODELS, SAMPLE_SETS
 
+ALPHA = 0.05
+# Fewer runs than this decide nothing: two runs give one degree of freedom, a spread estimated from
+# a single difference, which a near-deterministic figure (say, one only the evaluation seed moves)
+# turns into a tiny p-value.
+MIN_RUNS = 3
 
 
 def _dvc(*args: str, check: bool = True) -> str:
@@ -63,35 +74,27 @@ def queue_and_run(tag: str, seeds: list[int], seed_params: list[str], settings: 
     return names
 
 
-def _find(node, names: set[str], found: dict) -> None:
-    """Walk `dvc exp show --json` and keep the revisions whose experiment name we queued."""
-    if isinstance(node, dict):
-        if node.get("name") in names and isinstance(node.get("data"), dict):
-            found[node["name"]] = node
-        for value in node.values():
-            _find(value, names, found)
-    elif isinstance(node, list):
-        for value in node:
-            _find(value, names, found)
+def metric(row: dict, path: str, key: str):
+    """One value of an `exp_show` row. DVC names a column `path:key` only where another file has the
+    same key, and plain `key` otherwise."""
+    return row.get(f"{path}:{key}", row.get(key))
 
 
 def collect(names: list[str]) -> dict[str, dict]:
-    shown = json.loads(_dvc("exp", "show", "--json", "-A"))
-    found: dict = {}
-    _find(shown, set(names), found)
-    missing = [n for n in names if n not in found]
+    """Each experiment's params and metrics as `dvc.api.exp_show` flattens them ("file:key.path"),
+    and its per-epoch histories."""
+    import dvc.api
+
+    rows = {r.get("Experiment"): r for r in dvc.api.exp_show()}
+    missing = [n for n in names if n not in rows]
     if missing:
-        raise QuickdrawError(f"experiments not found in `dvc exp show` (did they fail? see `dvc queue logs`): {missing}")
+        raise QuickdrawError(f"experiments not found by `dvc exp show` (did they fail? see `dvc queue logs`): {missing}")
     runs = {}
     for name in names:
-        node = found[name]
-        data = node["data"]
-        metrics = {path: entry.get("data", {}) for path, entry in (data.get("metrics") or {}).items()}
-        if not metrics.get("metrics/generation.json"):
-            raise QuickdrawError(f"experiment {name} has no metrics/generation.json: it failed (`dvc queue logs`)")
-        rev = data.get("rev") or node.get("rev")
-        histories = {m: _history(rev, m) for m in ALL_MODELS}
-        runs[name] = {"metrics": metrics, "histories": histories, "rev": rev}
+        row = rows[name]
+        if not isinstance(metric(row, "metrics/generation.json", "n"), (int, float)):
+            raise QuickdrawError(f"experiment {name} has no metrics/generation.json: it failed (`dvc queue logs {name}`)")
+        runs[name] = {"metrics": row, "histories": {m: _history(row["rev"], m) for m in ALL_MODELS}}
     return runs
 
 
@@ -102,17 +105,35 @@ def _history(rev: str, model: str) -> dict[str, list[float]]:
 
 
 def judge_difference(a: list[float], b: list[float], expect_positive: bool) -> dict:
-    """Paired a - b over seeds: mean, std, standard error, effect size (mean / std) and verdict."""
+    """Paired a - b over seeds: mean, std, 95% interval, d_z, and the uncorrected two-sided p-value."""
+    from scipy import stats
+
     d = np.asarray(a, float) - np.asarray(b, float)
-    n = len(d)
+    n, mean = len(d), float(d.mean())
     std = float(d.std(ddof=1)) if n > 1 else 0.0
-    se = std / math.sqrt(n) if n > 1 else math.inf
-    mean = float(d.mean())
-    if abs(mean) > 2 * se:
-        verdict = "holds" if (mean > 0) == expect_positive else "does not hold"
-    else:
-        verdict = "within noise"
-    return {"mean": mean, "std": std, "se": se, "effect": mean / std if std > 0 else math.inf, "verdict": verdict}
+    if n < 2 or std == 0.0:  # nothing varied between the runs: no spread to test a difference against
+        return {"n": n, "mean": mean, "std": std, "low": math.nan, "high": math.nan, "d_z": math.nan,
+                "p": math.nan, "expect_positive": expect_positive}
+    half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+    p = float(stats.ttest_rel(np.asarray(a, float), np.asarray(b, float)).pvalue)
+    return {"n": n, "mean": mean, "std": std, "low": mean - half, "high": mean + half, "d_z": mean / std, "p": p,
+            "expect_positive": expect_positive}
+
+
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (NaN stays NaN and is not counted as a test)."""
+    tested = sorted((p, i) for i, p in enumerate(pvalues) if not math.isnan(p))
+    adjusted, running = [math.nan] * len(pvalues), 0.0
+    for rank, (p, i) in enumerate(tested):
+        running = max(running, min(1.0, (len(tested) - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def outcome(result: dict, p_holm: float) -> str:
+    if result["n"] < MIN_RUNS or math.isnan(p_holm) or p_holm >= ALPHA:
+        return "inconclusive"
+    return "holds" if (result["mean"] > 0) == result["expect_positive"] else "does not hold"
 
 
 def _ms(values) -> str:
@@ -120,26 +141,27 @@ def _ms(values) -> str:
     return f"{v.mean():.2f} ± {v.std(ddof=1) if len(v) > 1 else 0:.2f}"
 
 
-def analyse(runs: dict[str, dict]) -> tuple[str, list[dict]]:
+def analyse(runs: dict[str, dict], classes: list[str]) -> tuple[str, list[dict]]:
     names = list(runs)
-    get = lambda path, *keys: [_dig(runs[n]["metrics"][path], keys) for n in names]  # noqa: E731
+    get = lambda path, key: [float(metric(runs[n]["metrics"], path, key)) for n in names]  # noqa: E731
     space = "sketch"
     findings = []
 
-    rnn, cnn = get("metrics/train/rnn_cnn.json", "test", "neg_elbo"), get("metrics/train/cnn_cnn.json", "test", "neg_elbo")
-    findings.append(("CNN-CNN reaches a lower loss than RNN-CNN (test -ELBO, rnn - cnn)", rnn, cnn, True))
+    test = lambda m: get("metrics/likelihood.json", f"{m}.neg_elbo")  # noqa: E731
+    findings.append(("CNN-CNN reaches a lower loss than RNN-CNN (test -ELBO, rnn - cnn)", test("rnn_cnn"),
+                     test("cnn_cnn"), True))
     early = lambda m: [runs[n]["histories"][m]["val_total"][min(4, len(runs[n]["histories"][m]["val_total"]) - 1)] for n in names]  # noqa: E731
     findings.append(("CNN-CNN converges faster (validation -ELBO at epoch 5, rnn - cnn)", early("rnn_cnn"), early("cnn_cnn"), True))
     gen = lambda m, k: get("metrics/generation.json", f"{m}.{space}.{k}")  # noqa: E731
     best_uncond_is = [max(a, b) for a, b in zip(gen("rnn_cnn", "is"), gen("cnn_cnn", "is"))]
     findings.append((f"the conditional VAE has the best Inception Score ({space}; conditional - best other)",
                      gen("conditional", "is"), best_uncond_is, True))
-    per_class = [runs[n]["metrics"]["metrics/classifier_eval.json"]["conditional"]["per_class"] for n in names]
-    classes = list(per_class[0])
-    snow = [pc["snowman"]["accuracy"] for pc in per_class] if "snowman" in classes else None
-    if snow is not None:
-        others = [max(v["accuracy"] for c, v in pc.items() if c != "snowman") for pc in per_class]
-        findings.append(("snowman is the most recognisable class (judge accuracy; snowman - best other)", snow, others, True))
+    judged = "metrics/classifier_eval.json"
+    accuracy = {c: get(judged, f"samples.conditional.per_class.{c}.accuracy") for c in classes}
+    if "snowman" in classes:
+        others = [max(accuracy[c][i] for c in classes if c != "snowman") for i in range(len(names))]
+        findings.append(("snowman is the most recognisable class (judge accuracy; snowman - best other)",
+                         accuracy["snowman"], others, True))
     for m in ("conditional", "cnn_cnn"):
         findings.append((f"diverse latent sampling improves IS ({m}: `sample.*` sampler - plain prior)",
                          gen(m, "is"), gen(f"{m}_prior", "is"), True))
@@ -152,42 +174,42 @@ def analyse(runs: dict[str, dict]) -> tuple[str, list[dict]]:
         findings.append((f"BCE falls during training ({m}; first - last epoch, validation)",
                          [x["val_bce"][0] for x in h], [x["val_bce"][-1] for x in h], True))
 
+    results = [judge_difference(a, b, positive) for _, a, b, positive in findings]
+    adjusted = holm([r["p"] for r in results])
     rows, lines = [], ["# Verdict over seeds", "",
-                       f"{len(names)} runs: {', '.join(names)}. Rule: a paired difference counts when |mean| > 2 standard errors "
-                       "over seeds; it then holds or does not hold by its sign, otherwise it is within noise.", "",
-                       "| finding | A (mean ± std) | B (mean ± std) | A - B | effect (mean/std) | per-seed A - B | verdict |",
-                       "|---|---|---|---|---|---|---|"]
-    for text, a, b, positive in findings:
-        r = judge_difference(a, b, positive)
-        rows.append({"finding": text, **r})
+                       f"{len(names)} runs: {', '.join(names)}. Each finding is a paired difference A - B over seeds: "
+                       f"two-sided paired t-test, Holm-corrected across the {len(findings)} findings at {ALPHA}; "
+                       "95% interval of the mean difference; d_z = mean / std. Holds / does not hold: corrected "
+                       f"p below the level, in / against the claimed direction; otherwise inconclusive (always "
+                       f"with fewer than {MIN_RUNS} runs).", "",
+                       "| finding | A (mean ± std) | B (mean ± std) | A - B [95% interval] | d_z | p | p (Holm) | per-seed A - B | outcome |",
+                       "|---|---|---|---|---|---|---|---|---|"]
+    for (text, a, b, _), r, p_holm in zip(findings, results, adjusted):
+        verdict = outcome(r, p_holm)
+        rows.append({"finding": text, **r, "p_holm": p_holm, "outcome": verdict})
         per_seed = ", ".join(f"{x - y:+.2f}" for x, y in zip(a, b))
-        lines.append(f"| {text} | {_ms(a)} | {_ms(b)} | {r['mean']:+.2f} ± {r['std']:.2f} | {r['effect']:.2f} | {per_seed} | **{r['verdict']}** |")
+        interval = "no spread" if math.isnan(r["low"]) else f"[{r['low']:+.2f}, {r['high']:+.2f}]"
+        lines.append(f"| {text} | {_ms(a)} | {_ms(b)} | {r['mean']:+.2f} {interval} | {_num(r['d_z'], '.2f')} | "
+                     f"{_num(r['p'], '.3g')} | {_num(p_holm, '.3g')} | {per_seed} | **{verdict}** |")
     lines += ["", "\"Diverse latent sampling\" is read here as sampling from the fitted latent mixture (`sample.*`: "
               "per-class GMM, temperature, sharpened pixels) against the plain prior N(0, I) with mean pixels, "
               "drawn by the same `sample` stage from the same model.", ""]
 
     lines += ["## Every model x metric (mean ± std over seeds; per-seed values)", "", "| metric | mean ± std | per seed |", "|---|---|---|"]
-    for path in ("metrics/train/rnn_cnn.json", "metrics/train/cnn_cnn.json", "metrics/train/conditional.json"):
-        for key in ("neg_elbo", "bce", "kld", "iwae_nll"):
-            v = get(path, "test", key)
-            lines.append(f"| {Path(path).stem} test {key} | {_ms(v)} | {', '.join(f'{x:.2f}' for x in v)} |")
-    for key in sorted(runs[names[0]]["metrics"]["metrics/generation.json"]):
-        if key == "n":
-            continue
-        v = get("metrics/generation.json", key)
+    keys = [("metrics/likelihood.json", f"{m}.{k}") for m in ALL_MODELS for k in ("neg_elbo", "bce", "kld", "iwae_nll")]
+    keys += [("metrics/generation.json", f"{m}.{space}.{k}") for m in (*SAMPLE_SETS, "real_floor") for k in ("is", "fid", "kid")]
+    for path, key in keys:
+        v = get(path, key)
         lines.append(f"| {key} | {_ms(v)} | {', '.join(f'{x:.4g}' for x in v)} |")
     lines += ["", "## Judge on conditional samples, per class", "", "| class | accuracy | confidence |", "|---|---|---|"]
     for c in classes:
-        acc = [pc[c]["accuracy"] for pc in per_class]
-        conf = [pc[c]["confidence"] for pc in per_class]
-        lines.append(f"| {c} | {_ms(np.array(acc) * 100)} % | {_ms(conf)} |")
+        conf = get(judged, f"samples.conditional.per_class.{c}.confidence")
+        lines.append(f"| {c} | {_ms(np.array(accuracy[c]) * 100)} % | {_ms(conf)} |")
     return "\n".join(lines) + "\n", rows
 
 
-def _dig(d, keys):
-    for k in keys:
-        d = d[k]
-    return float(d)
+def _num(value: float, fmt: str) -> str:
+    return "–" if math.isnan(value) else format(value, fmt)
 
 
 def plot(runs: dict[str, dict], path: Path) -> None:
@@ -218,7 +240,7 @@ def main(argv=None) -> None:
         names = queue_and_run(args.tag, seeds, config.seed_params, [*config.set, *args.set],
                              params.data.source)
     runs = collect(names)
-    text, _ = analyse(runs)
+    text, _ = analyse(runs, params.data.classes)
     from .files import write_text
 
     write_text("metrics/verdict.md", text)

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import torch
 
-from .data import load_splits
-from .judge import train_judge
-from .losses import bce, iwae_nll, kld
-from .models import VAE, config_from_params
-from .params import load_params
-from .runtime import pick_device, run_side_by_side, setup
-from .training import evaluate, fit, make_optimizer, to_tensor, validation_split
+from quickdraw_vae.data import load_splits, validation_split
+from quickdraw_vae.judge import train_judge
+from quickdraw_vae.losses import bce, iwae_nll, kld
+from quickdraw_vae.models import VAE, config_from_params
+from quickdraw_vae.params import load_params
+from quickdraw_vae.runtime import pick_device, run_side_by_side, setup
+from quickdraw_vae.training import evaluate, fit, make_optimizer, to_tensor
 
 STUDY_TRAIN, STUDY_TEST = 20_000, 5_000  # the study's 4,000 + 1,000 drawings of each of 5 classes
 IWAE_DRAWINGS = 64  # k decodes each: enough for a rate
@@ -83,21 +83,21 @@ def _rate(fn, drawings: int, device) -> float:
     return drawings / (time.perf_counter() - started)
 
 
-def _scoring_rates(model, x, tp, device) -> tuple[float, float]:
-    """Drawings/s of the -ELBO pass and of the importance-weighted bound (k=`train.iwae_k`)."""
+def _scoring_rates(model, x, ev, device) -> tuple[float, float]:
+    """Drawings/s of the -ELBO pass and of the importance-weighted bound (k=`evaluate.iwae_k`)."""
     x = x.to(device)
     few = x[:IWAE_DRAWINGS]
     elbo = _rate(lambda: evaluate(model, x, None), len(x), device)
-    iwae = _rate(lambda: iwae_nll(model, few, None, tp.iwae_k, tp.iwae_chunk), len(few), device)
+    iwae = _rate(lambda: iwae_nll(model, few, None, ev.iwae_k, ev.iwae_chunk), len(few), device)
     return elbo, iwae
 
 
-def _side_by_side_costs(name, cfg, tp, kl_warmup_epochs, x, xv) -> dict:
-    """One worker of the side-by-side run: training, then scoring, as the `train` stage does them."""
+def _side_by_side_costs(name, cfg, tp, ev, kl_warmup_epochs, x, xv) -> dict:
+    """One worker of the side-by-side run: training, then scoring, as the `train` and `evaluate` stages do them."""
     setup(tp.threads, tp.seed)
     device = pick_device(tp.device)
     result = fit(name, cfg, tp, kl_warmup_epochs, x, None, xv, None, device)
-    elbo, iwae = _scoring_rates(result.model, x, tp, device)
+    elbo, iwae = _scoring_rates(result.model, x, ev, device)
     return {"train_drawings_per_s": result.drawings_per_s, "eval_drawings_per_s": elbo, "iwae_drawings_per_s": iwae}
 
 
@@ -118,7 +118,7 @@ def study_estimate(p, models: dict, side: dict, judge_rate: float, stages: dict)
     stage's process start-up are taken as they were in the last pipeline run; None without one.
     """
     tp, cp = p.train, p.conditional_train
-    fit_n = STUDY_TRAIN * (1 - tp.val_fraction)
+    fit_n = STUDY_TRAIN * (1 - p.data.validation_fraction)
     scored = STUDY_TRAIN + STUDY_TEST
 
     def model_seconds(rates, epochs):
@@ -144,7 +144,7 @@ def run(params_path: str, source: str, train_per_class: int, epochs: int) -> dic
     setup(tp.threads, tp.seed)
     device = pick_device(tp.device)
     train, _, _ = load_splits(source, p.data.classes, train_per_class, 1, p.data.seed)
-    fit_idx, val_idx = validation_split(train.labels, tp.val_fraction, tp.seed)
+    fit_idx, val_idx = validation_split(train.labels, p.data.validation_fraction, p.data.seed)
     x, y = to_tensor(train.images), torch.from_numpy(train.labels)
     short = replace(tp, epochs=epochs)
     device_name = torch.cuda.get_device_name() if device.type == "cuda" else str(device)
@@ -152,7 +152,7 @@ def run(params_path: str, source: str, train_per_class: int, epochs: int) -> dic
     for name in ("rnn_cnn", "cnn_cnn"):
         cfg = config_from_params(name, p.models[name])
         bare, real, model = _loop_rates(name, cfg, tp, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx], epochs, device)
-        elbo, iwae = _scoring_rates(model, x, tp, device)
+        elbo, iwae = _scoring_rates(model, x, p.evaluate, device)
         out["models"][name] = {"train_drawings_per_s": round(real, 1), "bare_drawings_per_s": round(bare, 1),
                                "loop_efficiency": round(real / bare, 3),
                                "eval_drawings_per_s": round(elbo, 1), "iwae_drawings_per_s": round(iwae, 1)}
@@ -162,7 +162,7 @@ def run(params_path: str, source: str, train_per_class: int, epochs: int) -> dic
     cfgs = {name: config_from_params(name, p.models[name]) for name in ("rnn_cnn", "cnn_cnn")}
     side = {}
     if workers > 1:
-        costs = run_side_by_side(_side_by_side_costs, [(name, cfg, each, tp.kl_warmup_epochs, x[fit_idx], x[val_idx])
+        costs = run_side_by_side(_side_by_side_costs, [(name, cfg, each, p.evaluate, tp.kl_warmup_epochs, x[fit_idx], x[val_idx])
                                                        for name, cfg in cfgs.items()], workers)
         side = {name: {k: round(v, 1) for k, v in c.items()} for name, c in zip(cfgs, costs)}
     out["side_by_side"] = {"threads_each": each.threads, "models": side}
@@ -199,6 +199,6 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    from .errors import run_main
+    from quickdraw_vae.errors import run_main
 
     raise SystemExit(run_main(main))

@@ -1,0 +1,37 @@
+"""Stage `validate`: every model's samples against the validation drawings (sketch IS, FID, KID; the
+judge's per-class view of the conditional samples). The figures every sampling choice is made on;
+test drawings are never read here."""
+
+import sys
+
+from quickdraw_vae.data import load_split
+from quickdraw_vae.errors import run_main, stage_name
+from quickdraw_vae.files import write_json
+from quickdraw_vae.judge import classify_samples, load_judge
+from quickdraw_vae.metrics import evaluate_generation
+from quickdraw_vae.params import ALL_MODELS, load_params
+from quickdraw_vae.runtime import setup
+from quickdraw_vae.sampling import load_samples
+from quickdraw_vae.stage import stage_parser
+
+
+def main(argv=None):
+    ap = stage_parser(__doc__)
+    args = ap.parse_args(argv)
+
+    p = load_params(args.params)
+    setup(p.train.threads, p.evaluate.seed)
+    validation, _ = load_split(args.data / "validation.npz")
+    train, _ = load_split(args.data / "train.npz")
+    judge_path = args.out / "models" / "judge.pt"
+    judge, classes = load_judge(judge_path)
+    samples = {m: load_samples(args.out / "data" / "samples" / f"{m}.npz") for m in ALL_MODELS}
+    n = min(p.evaluate.n, len(validation.images))
+    generation = evaluate_generation({m: images for m, (images, _) in samples.items()}, validation.images,
+                                     train.images, p.evaluate, judge_path, n, "data/prepared/validation.npz")
+    write_json(args.out / "metrics" / "validation.json",
+               {"generation": generation, "judge": classify_samples(judge, samples, classes)})
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, timing_name=stage_name(__file__)))
