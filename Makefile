@@ -13,7 +13,7 @@ VEGA_JS := $(VEGA_DIR)/node_modules/vega/build/vega.min.js $(VEGA_DIR)/node_modu
 	$(VEGA_DIR)/node_modules/vega-embed/build/vega-embed.min.js
 PLOTS_DIR ?= dvc_plots
 
-.PHONY: setup run test bench verdict plots vega browser clean
+.PHONY: setup run test bench verdict results plots vega browser clean
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -36,6 +36,14 @@ bench: setup
 # The study's findings over seeds (DVC's experiment queue). E.g. VERDICT_ARGS="--set quick=true --runs 2".
 verdict: setup
 	PATH=$(abspath $(VENV))/bin:$$PATH python -m quickdraw_vae.verdict $(VERDICT_ARGS)
+
+# docs/results.md (and docs/verdict.md when metrics/verdict.md exists), stamped with the command that made them.
+RESULTS_COMMAND ?= dvc exp run -S data.source=../shared/quickdraw -S data.train_per_class=640 -S data.test_per_class=160
+VERDICT_COMMAND ?= make verdict VERDICT_ARGS="--set data.source=../shared/quickdraw --set data.train_per_class=640 --set data.test_per_class=160"
+results: setup
+	$(PY) tools/results_page.py --source metrics/metrics_summary.md --out docs/results.md --command '$(RESULTS_COMMAND)'
+	test ! -f metrics/verdict.md || $(PY) tools/results_page.py --source metrics/verdict.md --out docs/verdict.md \
+		--title "Verdict over seeds" --command '$(VERDICT_COMMAND)'
 
 vega: $(firstword $(VEGA_JS))
 $(firstword $(VEGA_JS)):

@@ -232,7 +232,7 @@ def test_offline_plots_page_renders_charts_in_chromium(tiny_repo, tmp_path):
 
 def test_verdict_over_two_seeds_is_inconclusive_and_matches_what_dvc_reports(tiny_repo):
     repo, _ = tiny_repo
-    # Vary only the sampling and evaluation seeds: DVC's run-cache then restores the training stages.
+    # Vary only the sampling and evaluation seeds: training then gives the same models in both runs.
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["verdict"]["seed_params"] = ["sample.seed", "evaluate.seed"]
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
