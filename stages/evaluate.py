@@ -9,13 +9,13 @@ import torch
 from quickdraw_vae.data import load_split
 from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.files import write_json
-from quickdraw_vae.judge import classify_samples, judge_report, load_judge, predict_proba
+from quickdraw_vae.judge import classify_samples, judge_report, load_judge, predict_proba, reconstructions_recognised
 from quickdraw_vae.metrics import evaluate_generation
 from quickdraw_vae.models import load_checkpoint
 from quickdraw_vae.params import ALL_MODELS, SAMPLE_SETS, load_params
 from quickdraw_vae.plots import confusion, labelled_samples
 from quickdraw_vae.runtime import setup
-from quickdraw_vae.sampling import Sampler, load_samples, reconstruct
+from quickdraw_vae.sampling import Sampler, load_samples
 from quickdraw_vae.stage import stage_parser
 from quickdraw_vae.training import likelihood, to_tensor
 
@@ -39,8 +39,7 @@ def main(argv=None):
               for m, model in models.items()}
     pixels = Sampler("prior", 1.0, p.sample.pixels, p.sample.sharpen)  # the samples' pixel mapping
     real, matrix = judge_report(judge, test.images, test.labels, classes)
-    recognised = {m: judge_report(judge, reconstruct(model, x, y, pixels, ev.seed), test.labels, classes)[0]
-                  for m, model in models.items()}
+    recognised = reconstructions_recognised(judge, models, test.images, test.labels, classes, pixels, ev.seed)
     generation = evaluate_generation({m: images for m, (images, _) in samples.items()}, test.images, train.images,
                                      ev, judge_path, where="data/prepared/test.npz")
     judged = classify_samples(judge, samples, classes)

@@ -1,17 +1,18 @@
 """Stage `validate`: every model's samples against the validation drawings (sketch IS, FID, KID; the
-judge's per-class view of the conditional samples). The figures every sampling choice is made on;
-test drawings are never read here."""
+judge's per-class view of the conditional samples) and the judge on each model's reconstructions of
+them. The figures every sampling choice is made on; test drawings are never read here."""
 
 import sys
 
 from quickdraw_vae.data import load_split
 from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.files import write_json
-from quickdraw_vae.judge import classify_samples, load_judge
+from quickdraw_vae.judge import classify_samples, load_judge, reconstructions_recognised
 from quickdraw_vae.metrics import evaluate_generation
 from quickdraw_vae.params import ALL_MODELS, load_params
 from quickdraw_vae.runtime import setup
-from quickdraw_vae.sampling import load_samples
+from quickdraw_vae.models import load_checkpoint
+from quickdraw_vae.sampling import Sampler, load_samples
 from quickdraw_vae.stage import stage_parser
 
 
@@ -29,8 +30,12 @@ def main(argv=None):
     n = min(p.evaluate.n, len(validation.images))
     generation = evaluate_generation({m: images for m, (images, _) in samples.items()}, validation.images,
                                      train.images, p.evaluate, judge_path, n, "data/prepared/validation.npz")
-    write_json(args.out / "metrics" / "validation.json",
-               {"generation": generation, "judge": classify_samples(judge, samples, classes)})
+    models = {m: load_checkpoint(args.out / "models" / f"{m}.pt")[0] for m in ALL_MODELS}
+    pixels = Sampler("prior", 1.0, p.sample.pixels, p.sample.sharpen)  # the samples' pixel mapping
+    recognised = reconstructions_recognised(judge, models, validation.images, validation.labels, classes, pixels,
+                                            p.evaluate.seed)
+    write_json(args.out / "metrics" / "validation.json", {"generation": generation, "reconstructions": recognised,
+                                                          "judge": classify_samples(judge, samples, classes)})
 
 
 if __name__ == "__main__":

@@ -155,3 +155,15 @@ def classify_samples(model: SketchJudge, samples: dict[str, tuple[np.ndarray, np
         out[name] = {"accuracy": round(float(np.mean(accuracies)), 4), "min_class_accuracy": min(accuracies),
                      "per_class": per_class}
     return out
+
+
+def reconstructions_recognised(judge: SketchJudge, models: dict, images: np.ndarray, labels: np.ndarray,
+                               classes: list[str], pixels, seed: int) -> dict:
+    """The judge's report on each model's reconstructions of labelled drawings (decoded from the latent
+    means through `pixels`, a Sampler's pixel mapping): does the encoder pass the drawing through?"""
+    from .sampling import reconstruct
+    from .training import to_tensor
+
+    x, y = to_tensor(images), torch.from_numpy(labels)
+    return {name: judge_report(judge, reconstruct(model, x, y, pixels, seed), labels, classes)[0]
+            for name, model in models.items()}
