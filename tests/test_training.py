@@ -222,3 +222,31 @@ def test_a_stage_records_its_time_in_main_and_its_start_up(tmp_path, monkeypatch
     assert timing["seconds"] >= 0.05
     if sys.platform == "linux":  # this test process started (and imported PyTorch) well before
         assert timing["startup_seconds"] > 0.1
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs CUDA"))])
+def test_an_interrupted_fit_resumes_to_the_uninterrupted_result(tiny, tmp_path, monkeypatch, device):
+    import quickdraw_vae.training as training
+
+    x, y, labels = tiny
+    fit_idx, val_idx = validation_split(labels, 0.2, 0)
+    args = ("m", CFG, TP, 1, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx], torch.device(device))
+    clean = fit(*args)
+    real_evaluate, calls = training.evaluate, []
+
+    def stop_in_the_second_epoch(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_evaluate(*a, **k)
+
+    monkeypatch.setattr(training, "evaluate", stop_in_the_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        fit(*args, resume_dir=tmp_path)
+    monkeypatch.setattr(training, "evaluate", real_evaluate)
+    saved = torch.load(tmp_path / "m.pt", weights_only=True)
+    assert saved["state"]["epoch"] == 1 and saved["torch_rng"].device.type == "cpu"
+    assert (saved["cuda_rng"] is not None) == (device == "cuda")
+    resumed = fit(*args, resume_dir=tmp_path)
+    assert resumed.history == clean.history and resumed.best_epoch == clean.best_epoch

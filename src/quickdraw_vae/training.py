@@ -147,13 +147,17 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epochs: int,
     key = _fingerprint(name, cfg, tp, kl_warmup_epochs, x, y if y is not None else "", xv,
                        *(init_from.state_dict().values() if init_from is not None else ()))
     if resume_file and resume_file.exists():
-        saved = torch.load(resume_file, map_location=device, weights_only=True)
+        # On the CPU: RNG states must stay CPU byte tensors; the model and optimizer copy their own
+        # tensors to the device as they load them.
+        saved = torch.load(resume_file, map_location="cpu", weights_only=True)
         if saved.get("key") == key:
             model.load_state_dict(saved["model"])
             opt.load_state_dict(saved["optimizer"])
             sched.load_state_dict(saved["scheduler"])
             order.set_state(saved["order_rng"])
             torch.set_rng_state(saved["torch_rng"])
+            if device.type == "cuda" and saved.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state(saved["cuda_rng"], device)
             state = saved["state"]
     for epoch in range(state["epoch"] + 1, tp.epochs + 1):
         started = time.perf_counter()
@@ -196,7 +200,9 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epochs: int,
             with atomic_path(resume_file) as tmp:
                 torch.save({"key": key, "model": model.state_dict(), "optimizer": opt.state_dict(),
                             "scheduler": sched.state_dict(), "order_rng": order.get_state(),
-                            "torch_rng": torch.get_rng_state(), "state": state}, tmp)
+                            "torch_rng": torch.get_rng_state(), "state": state,
+                            # the reparameterisation noise on a GPU comes from its own generator
+                            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}, tmp)
     model.load_state_dict(state["best_state"])
     model.eval()
     seconds = max(state["seconds"], 1e-9)
