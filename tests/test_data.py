@@ -119,6 +119,7 @@ def _prepare(tmp_path, params):
 
 def _offline(base_params, source, train=64, test=16):
     base_params["data"].update(source=str(source), train_per_class=train, test_per_class=test)
+    base_params["evaluate"].update(n=5 * test, kid_subset_size=min(200, 5 * test))  # within the test split
     return base_params
 
 
@@ -150,6 +151,7 @@ def test_prepare_rejects_bad_input_cleanly(case, expected, shared_quickdraw, bas
     params = _offline(base_params, source() if callable(source) else source)
     if case == "unknown_class":
         params["data"]["classes"] = ["rabbit", "unicorn"]
+        params["evaluate"].update(n=32, kid_subset_size=32)
     if case == "zero_count":
         params["data"]["train_per_class"] = 0
     if case == "wrong_type":

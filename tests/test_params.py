@@ -67,3 +67,48 @@ def test_conditional_training_epochs_follow_its_init(base_params):
     assert parse_params(base_params).conditional_train.epochs == base_params["train"]["epochs"]
     base_params["conditional"]["init"] = "best"
     assert parse_params(base_params).conditional_train.epochs == 5
+
+
+def _set(params: dict, dotted: str, value) -> None:
+    *path, key = dotted.split(".")
+    node = params
+    for part in path:
+        node = node[part]
+    node[key] = value
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"data.train_per_class": 1}, "data.train_per_class (1) leaves no training drawings"),
+    ({"data.test_per_class": 100, "evaluate.n": 600}, r"evaluate.n (600) is larger than the test split (5 classes x data.test_per_class 100 = 500)"),
+    ({"sample.n": 4}, "sample.n (4) is smaller than the number of classes (5)"),
+    ({"sample.n": 802, "evaluate.n": 801}, "evaluate.n (801) is larger than the samples drawn (sample.n 802, 800 for the conditional"),
+    ({"evaluate.kid_subset_size": 900, "evaluate.n": 800}, "evaluate.kid_subset_size (900) is larger than evaluate.n (800)"),
+    ({"evaluate.feature_extractors": ["inception"]}, "evaluate.feature_extractors must include sketch"),
+    ({"verdict.seed_params": ["train.sed"]}, "verdict.seed_params has 'train.sed', which is not an integer param"),
+])
+def test_cross_field_mistakes_fail_before_any_work(base_params, changes, message):
+    for key, value in changes.items():
+        _set(base_params, key, value)
+    with pytest.raises(QuickdrawError) as e:
+        parse_params(base_params)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_cross_field_checks_see_quick_mode(base_params):
+    # quick mode caps the training drawings; the carve-out must still leave some
+    base_params["quick"] = True
+    base_params["quick_profile"]["max_train_per_class"] = 1
+    with pytest.raises(QuickdrawError, match="leaves no training drawings"):
+        parse_params(base_params)
+
+
+def test_prepare_rejects_a_cross_field_mistake_in_one_line(base_params, tmp_path):
+    from conftest import run_stage, write_params
+
+    base_params["evaluate"]["kid_subset_size"] = 5000
+    result = run_stage("prepare", "--params", write_params(tmp_path / "params.yaml", base_params),
+                       "--out", tmp_path / "prepared", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: params.yaml: evaluate.kid_subset_size (5000) is larger than "
+                                                  "evaluate.n (800)"]
+    assert not (tmp_path / "prepared").exists()

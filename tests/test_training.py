@@ -60,6 +60,7 @@ def test_pick_best_uses_validation_only():
 
 def _train_stage(tmp_path, base_params, shared_quickdraw, epochs):
     base_params["data"].update(source=str(shared_quickdraw), train_per_class=32, test_per_class=8)
+    base_params["evaluate"].update(n=40, kid_subset_size=20)
     base_params["train"].update(epochs=epochs, batch_size=16)
     base_params["models"]["rnn_cnn"].update(latent=4, channels=4, fine_channels=4, hidden=16, rnn_hidden=8)
     params = write_params(tmp_path / "params.yaml", base_params)

@@ -233,9 +233,46 @@ def _check(params: Params) -> None:
             )
 
 
+def _check_combinations(p: Params, raw: dict) -> None:
+    """Mistakes that no single key shows, each of which a later stage would otherwise hit after
+    minutes of work (checked on the params the stages use: quick mode applied)."""
+    d, ev, sp = p.data, p.evaluate, p.sample
+    classes = len(d.classes)
+    n_val = max(1, round(d.train_per_class * d.validation_fraction))
+    if d.train_per_class - n_val < 1:
+        raise QuickdrawError(f"params.yaml: data.train_per_class ({d.train_per_class}) leaves no training drawings "
+                             f"after data.validation_fraction ({d.validation_fraction}) carves {n_val} per class "
+                             "for validation; use at least 2")
+    test_total = d.test_per_class * classes
+    if ev.n > test_total:
+        raise QuickdrawError(f"params.yaml: evaluate.n ({ev.n}) is larger than the test split "
+                             f"({classes} classes x data.test_per_class {d.test_per_class} = {test_total})")
+    if sp.n < classes:
+        raise QuickdrawError(f"params.yaml: sample.n ({sp.n}) is smaller than the number of classes ({classes}): "
+                             "the conditional model draws the same number of every class")
+    conditional_samples = sp.n // classes * classes
+    if ev.n > conditional_samples:
+        raise QuickdrawError(f"params.yaml: evaluate.n ({ev.n}) is larger than the samples drawn "
+                             f"(sample.n {sp.n}, {conditional_samples} for the conditional model: a multiple of "
+                             f"{classes} classes)")
+    if ev.kid_subset_size > ev.n:
+        raise QuickdrawError(f"params.yaml: evaluate.kid_subset_size ({ev.kid_subset_size}) is larger than "
+                             f"evaluate.n ({ev.n})")
+    if "sketch" not in ev.feature_extractors:
+        raise QuickdrawError("params.yaml: evaluate.feature_extractors must include sketch (the report and the "
+                             "verdict read the judge's feature space)")
+    for key in p.verdict.seed_params:
+        node = raw
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, int) or isinstance(node, bool):
+            raise QuickdrawError(f"params.yaml: verdict.seed_params has {key!r}, which is not an integer param")
+
+
 def parse_params(raw) -> Params:
     params = _build(Params, raw, "")
     _check(params)
+    _check_combinations(params.resolved(), raw)
     return params
 
 
