@@ -122,9 +122,8 @@ class FoldConvTranspose2d(nn.ConvTranspose2d):
     times the kernel (one matrix product), the products summed into place (col2im, `F.fold`).
 
     Same parameters and outputs as `nn.ConvTranspose2d`; for the decoder's last layer (one output
-    channel) oneDNN's kernel is 4.6x slower forward (a batch of 200 decodes, as in the IWAE bound)
-    and 1.9x slower forward + backward (a training batch of 32). Elsewhere (CUDA, MPS) the library
-    kernel runs.
+    channel) oneDNN's kernel runs far below the CPU's arithmetic rate, forward and backward
+    (docs/performance.md). Elsewhere (CUDA, MPS) the library kernel runs.
     """
 
     def __init__(self, *args, **kwargs):
@@ -175,7 +174,7 @@ class VAE(nn.Module):
         )
         self.decoder = Decoder(cfg, z_dim)
         # Channels-last convolution weights make every feature map channels-last: on the CPU,
-        # scoring (the IWAE bound, samples) runs 1.2x faster and training a few percent.
+        # scoring (the IWAE bound, samples) and training run faster (docs/performance.md).
         self.to(memory_format=torch.channels_last)
 
     def _label(self, y):

@@ -14,7 +14,7 @@ from .files import save_figure  # noqa: E402
 def image_rows(path, rows: list[np.ndarray], row_labels: list[str], title: str, gap: int = 3) -> None:
     """A grid: one row per entry of `rows` (each (n, 28, 28) uint8), labelled on the left."""
     # One canvas in one axes, white between drawings: an axes per drawing made matplotlib the
-    # slowest part of the sample stage (~1 s per figure).
+    # slowest part of the sample stage.
     n_cols = max(len(r) for r in rows)
     cell = 28 + gap
     canvas = np.full((len(rows) * cell - gap, n_cols * cell - gap), 255, dtype=np.uint8)

@@ -12,11 +12,11 @@ from .errors import QuickdrawError
 
 
 def setup(threads: int, seed: int) -> None:
-    # PyTorch's default thread count collapses (10-60x) when another process holds a core.
+    # PyTorch's default thread count collapses when another process holds a core.
     torch.set_num_threads(threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     # Late in training, weights and gradients reach subnormal floats, which x86 CPUs handle in
-    # microcode: flushing them to zero made the CNN's 40 epochs 1.35x faster, same test -ELBO.
+    # microcode: flushing them to zero speeds training up with the same results (docs/performance.md).
     torch.set_flush_denormal(True)
     seed_everything(seed)
 

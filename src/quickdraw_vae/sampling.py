@@ -78,7 +78,7 @@ def fit_gmm(z: np.ndarray, groups: np.ndarray, components: int, seed: int) -> di
     from threadpoolctl import threadpool_limits
 
     weights, means, chols = [], [], []
-    # OpenBLAS's default threading made this fit take ~50x longer on 2 cores.
+    # OpenBLAS's default threading makes this small fit many times slower on 2 cores.
     with threadpool_limits(1):
         for g in np.unique(groups):
             codes = z[groups == g].astype(np.float64)

@@ -38,7 +38,7 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 @torch.no_grad()
 def evaluate(model: VAE, x: torch.Tensor, y: torch.Tensor | None, batch: int = 256) -> dict[str, float]:
     """Mean BCE, KLD and -ELBO (nats per drawing), with one sample from q(z|x) per drawing."""
-    # 256 drawings' activations fit the CPU's caches: batches of 1024 ran 1.7x slower.
+    # 256 drawings' activations fit the CPU's caches; larger batches ran slower (docs/performance.md).
     model.eval()
     sums = torch.zeros(2, dtype=torch.float64)
     for start in range(0, len(x), batch):
@@ -270,9 +270,9 @@ def train_side_by_side(jobs: dict[str, ModelConfig], tp: TrainParams, prepared_d
                        resume_dir: Path | None = None) -> dict[str, dict]:
     """Train independent unconditional models at once, one process each, `tp.threads` split among them.
 
-    One batch-32 training uses a second thread poorly (CNN 1.45x, GRU 1.25x from 2 threads), so on
-    2 cores two trainings side by side at 1 thread each finish sooner than one after the other
-    (offline data: 190 s vs 247 s). Results do not depend on the thread count. Nothing is written
+    One batch-32 training uses a second thread poorly (docs/performance.md), so on
+    2 cores two trainings side by side at 1 thread each finish sooner than one after the other.
+    Results do not depend on the thread count. Nothing is written
     until every model has trained.
     """
     from .runtime import run_side_by_side
