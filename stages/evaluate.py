@@ -7,17 +7,22 @@ import sys
 import torch
 
 from quickdraw_vae.data import load_split
-from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.files import write_json
-from quickdraw_vae.judge import classify_samples, judge_report, load_judge, predict_proba, reconstructions_recognised
+from quickdraw_vae.judge import (
+    classify_samples,
+    judge_report,
+    load_judge,
+    predict_proba,
+    reconstructions_recognised,
+)
 from quickdraw_vae.metrics import evaluate_generation
-from quickdraw_vae.models import load_checkpoint
+from quickdraw_vae.models import load_checkpoint, to_tensor
 from quickdraw_vae.params import ALL_MODELS, SAMPLE_SETS, load_params
 from quickdraw_vae.plots import confusion, labelled_samples
 from quickdraw_vae.runtime import setup
 from quickdraw_vae.sampling import Sampler, load_samples
-from quickdraw_vae.stage import stage_parser
-from quickdraw_vae.training import likelihood, to_tensor
+from quickdraw_vae.stage import run_main, stage_name, stage_parser
+from quickdraw_vae.training import likelihood
 
 
 def main(argv=None):

@@ -5,10 +5,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.params import ALL_MODELS
 from quickdraw_vae.plots import loss_figures
 from quickdraw_vae.report import write_report
+from quickdraw_vae.stage import run_main, stage_name
 
 
 def main(argv=None):

@@ -4,11 +4,10 @@ imported once, not once per model or figure."""
 
 import sys
 
-from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.figures import model_figures
 from quickdraw_vae.params import ALL_MODELS, load_params
 from quickdraw_vae.sampling import sample_models
-from quickdraw_vae.stage import stage_parser
+from quickdraw_vae.stage import run_main, stage_name, stage_parser
 
 
 def main(argv=None):

@@ -5,10 +5,11 @@ import json
 import sys
 from pathlib import Path
 
-from quickdraw_vae.errors import QuickdrawError, run_main, stage_name
+from quickdraw_vae.errors import QuickdrawError
 from quickdraw_vae.files import write_json
 from quickdraw_vae.params import MODEL_NAMES
 from quickdraw_vae.selection import pick_best
+from quickdraw_vae.stage import run_main, stage_name
 
 
 def main(argv=None):

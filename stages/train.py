@@ -4,10 +4,9 @@
 import sys
 from pathlib import Path
 
-from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.models import config_from_params
 from quickdraw_vae.params import MODEL_NAMES, load_params
-from quickdraw_vae.stage import stage_parser
+from quickdraw_vae.stage import run_main, stage_name, stage_parser
 from quickdraw_vae.training import train_side_by_side
 
 

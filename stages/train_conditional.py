@@ -4,10 +4,10 @@ import json
 import sys
 from pathlib import Path
 
-from quickdraw_vae.errors import QuickdrawError, run_main, stage_name
+from quickdraw_vae.errors import QuickdrawError
 from quickdraw_vae.models import config_from_params
 from quickdraw_vae.params import load_params
-from quickdraw_vae.stage import stage_parser
+from quickdraw_vae.stage import run_main, stage_name, stage_parser
 from quickdraw_vae.training import load_warm_start, save_trained, train_model
 
 

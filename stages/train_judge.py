@@ -6,13 +6,12 @@ import sys
 import torch
 
 from quickdraw_vae.data import load_split
-from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.files import write_json
 from quickdraw_vae.judge import judge_report, save_judge, train_judge
+from quickdraw_vae.models import to_tensor
 from quickdraw_vae.params import load_params
 from quickdraw_vae.runtime import pick_device, setup
-from quickdraw_vae.stage import stage_parser
-from quickdraw_vae.training import to_tensor
+from quickdraw_vae.stage import run_main, stage_name, stage_parser
 
 
 def main(argv=None):

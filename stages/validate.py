@@ -5,15 +5,14 @@ them. The figures every sampling choice is made on; test drawings are never read
 import sys
 
 from quickdraw_vae.data import load_split
-from quickdraw_vae.errors import run_main, stage_name
 from quickdraw_vae.files import write_json
 from quickdraw_vae.judge import classify_samples, load_judge, reconstructions_recognised
 from quickdraw_vae.metrics import evaluate_generation
+from quickdraw_vae.models import load_checkpoint
 from quickdraw_vae.params import ALL_MODELS, load_params
 from quickdraw_vae.runtime import setup
-from quickdraw_vae.models import load_checkpoint
 from quickdraw_vae.sampling import Sampler, load_samples
-from quickdraw_vae.stage import stage_parser
+from quickdraw_vae.stage import run_main, stage_name, stage_parser
 
 
 def main(argv=None):

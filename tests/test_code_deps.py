@@ -18,7 +18,7 @@ def test_each_stage_depends_on_exactly_the_project_code_it_imports():
 def test_the_derivation_follows_function_local_relative_and_package_imports():
     deps = code_deps(REPO / "stages" / "select_best.py")
     assert {"stages/select_best.py", "src/quickdraw_vae/selection.py", "src/quickdraw_vae/__init__.py"} <= deps
-    assert "src/quickdraw_vae/files.py" in deps  # errors.run_main imports it inside a function
+    assert "src/quickdraw_vae/files.py" in deps  # stage.run_main imports it inside a function
     assert not any("torch" in d or "yaml" in d for d in deps)
 
 
@@ -46,3 +46,24 @@ def test_only_the_reporting_stage_reads_the_test_drawings():
         assert ("test.npz" in script.read_text()) == (script.stem in ("prepare", "evaluate")), script
     for module in (REPO / "src").rglob("*.py"):
         assert "test.npz" not in module.read_text(), module
+
+
+def test_no_import_circle_in_the_package():
+    from code_deps import SRC, imported_modules
+
+    graph = {f.stem: {m.split(".")[1] for m in imported_modules(f)
+                      if m.startswith("quickdraw_vae.") and (SRC / f"{m.split('.')[1]}.py").is_file()}
+             for f in SRC.glob("*.py")}
+    state: dict[str, str] = {}
+
+    def visit(module, path):
+        state[module] = "open"
+        for dep in sorted(graph[module]):
+            assert state.get(dep) != "open", "import circle: " + " -> ".join([*path, module, dep])
+            if dep not in state:
+                visit(dep, [*path, module])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [])

@@ -6,14 +6,19 @@ import numpy as np
 import pytest
 import torch
 
-from quickdraw_vae.data import load_splits
+from quickdraw_vae.data import load_splits, validation_split
 from quickdraw_vae.judge import judge_report, save_judge, train_judge
 from quickdraw_vae.metrics import SKETCH, fidelity
-from quickdraw_vae.models import ModelConfig
+from quickdraw_vae.models import ModelConfig, to_tensor
 from quickdraw_vae.params import TrainParams
-from quickdraw_vae.sampling import Sampler, balanced_labels, fit_gmm, encode_means, generate
-from quickdraw_vae.data import validation_split
-from quickdraw_vae.training import fit, to_tensor
+from quickdraw_vae.sampling import (
+    Sampler,
+    balanced_labels,
+    encode_means,
+    fit_gmm,
+    generate,
+)
+from quickdraw_vae.training import fit
 
 CLASSES = ["rabbit", "yoga", "hand", "snowman", "motorbike"]
 pytestmark = pytest.mark.slow
@@ -46,6 +51,7 @@ def test_collapsed_model_scores_worse_fid_than_a_trained_one(shared_quickdraw, t
 
 def test_sample_stage_checks_every_checkpoint_before_writing_any_samples(tmp_path, base_params):
     from conftest import run_stage, write_params
+
     from quickdraw_vae.models import VAE, save_checkpoint
 
     models = tmp_path / "models"

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import torch
 import yaml
-
 from conftest import REPO, write_params
+
+from quickdraw_vae.data import validation_split
 from quickdraw_vae.errors import QuickdrawError
-from quickdraw_vae.models import VAE, ModelConfig, load_checkpoint
+from quickdraw_vae.models import VAE, ModelConfig, load_checkpoint, to_tensor
 from quickdraw_vae.params import TrainParams
 from quickdraw_vae.runtime import run_side_by_side
 from quickdraw_vae.selection import pick_best
-from quickdraw_vae.data import validation_split
-from quickdraw_vae.training import fit, to_tensor, warm_start
+from quickdraw_vae.training import fit, warm_start
 
 TP = TrainParams(epochs=3, batch_size=16, lr=2e-3, weight_decay=1e-4, kl_warmup_epochs=1, hflip=True,
                  seed=0, threads=1, device="cpu")
@@ -195,6 +195,7 @@ def test_bench_prints_rates_efficiency_side_by_side_and_the_extrapolation_as_its
 def test_bench_extrapolation_scales_the_data_bound_stages_and_adds_the_others_as_last_run(base_params, tmp_path):
     sys.path.insert(0, str(REPO / "tools"))
     from bench import STUDY_TEST, STUDY_TRAIN, study_estimate
+
     from quickdraw_vae.params import load_params
 
     p = load_params(write_params(tmp_path / "params.yaml", base_params))
@@ -215,7 +216,7 @@ def test_bench_extrapolation_scales_the_data_bound_stages_and_adds_the_others_as
 
 
 def test_a_stage_records_its_time_in_main_and_its_start_up(tmp_path, monkeypatch):
-    from quickdraw_vae.errors import run_main
+    from quickdraw_vae.stage import run_main
 
     monkeypatch.chdir(tmp_path)
     assert run_main(lambda argv: time.sleep(0.05), [], timing_name="demo") == 0

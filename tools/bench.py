@@ -24,10 +24,10 @@ import torch
 from quickdraw_vae.data import load_splits, validation_split
 from quickdraw_vae.judge import train_judge
 from quickdraw_vae.losses import bce, iwae_nll, kld
-from quickdraw_vae.models import VAE, config_from_params
+from quickdraw_vae.models import VAE, config_from_params, to_tensor
 from quickdraw_vae.params import load_params
 from quickdraw_vae.runtime import pick_device, run_side_by_side, setup
-from quickdraw_vae.training import evaluate, fit, make_optimizer, to_tensor
+from quickdraw_vae.training import evaluate, fit, make_optimizer
 
 STUDY_TRAIN, STUDY_TEST = 20_000, 5_000  # the study's 4,000 + 1,000 drawings of each of 5 classes
 IWAE_DRAWINGS = 64  # k decodes each: enough for a rate
@@ -199,6 +199,6 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    from quickdraw_vae.errors import run_main
+    from quickdraw_vae.stage import run_main
 
     raise SystemExit(run_main(main))

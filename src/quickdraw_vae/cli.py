@@ -14,9 +14,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import QuickdrawError, run_main
+from .errors import QuickdrawError
 from .models import load_checkpoint
-from .sampling import PIXELS, STRATEGIES, Sampler, balanced_labels, generate, load_sampler, sampler_path
+from .sampling import (
+    PIXELS,
+    STRATEGIES,
+    Sampler,
+    balanced_labels,
+    generate,
+    load_sampler,
+    sampler_path,
+)
+from .stage import run_main
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -120,7 +129,8 @@ def load_drawings(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def cmd_score(args) -> None:
-    from .training import likelihood, to_tensor
+    from .models import to_tensor
+    from .training import likelihood
 
     if args.iwae_k < 1:
         raise QuickdrawError(f"--iwae-k must be >= 1, got {args.iwae_k}")
@@ -145,8 +155,8 @@ def _labels_for(model, labels: np.ndarray | None, args) -> torch.Tensor | None:
 
 def cmd_reconstruct(args) -> None:
     from .files import save_npz
+    from .models import to_tensor
     from .sampling import reconstruct
-    from .training import to_tensor
 
     model, _ = load_checkpoint(args.model)
     images, labels = load_drawings(args.data)
@@ -161,8 +171,8 @@ def cmd_reconstruct(args) -> None:
 
 def cmd_encode(args) -> None:
     from .files import save_npz
+    from .models import to_tensor
     from .sampling import encode_means
-    from .training import to_tensor
 
     model, _ = load_checkpoint(args.model)
     images, labels = load_drawings(args.data)

@@ -1,52 +1,5 @@
-"""The one exception users see: its message is printed as a single line and the process exits 2."""
+"""The one exception users see: stages and the CLI print its message as a single line and exit 2."""
 
 
 class QuickdrawError(Exception):
     """A problem with the user's input (file, param, checkpoint) rather than a bug in our code."""
-
-
-def run_main(main, argv=None, timing_name: str | None = None) -> int:
-    """Run a stage or CLI entry point: a QuickdrawError becomes one line on stderr and exit code 2.
-
-    With `timing_name`, a successful run also records its wall time in `timings/stages/<name>.json`
-    (git-ignored, not a DVC output) for `make bench`: `seconds` in `main`, and `startup_seconds`
-    before it (the interpreter and the imports: PyTorch alone takes ~2 s).
-    """
-    import sys
-    import time
-
-    started = time.perf_counter()
-    startup = _seconds_since_process_start()
-    try:
-        main(argv)
-    except QuickdrawError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if timing_name:
-        from .files import write_json
-
-        write_json(f"timings/stages/{timing_name}.json", {"seconds": round(time.perf_counter() - started, 2),
-                                                          "startup_seconds": startup})
-    return 0
-
-
-def _seconds_since_process_start() -> float | None:
-    """Linux only (None elsewhere): /proc gives the process's start in clock ticks since boot."""
-    import os
-
-    try:
-        with open("/proc/self/stat") as f:
-            # Field 22 (starttime); the command name in field 2 may hold spaces, so count from its ")".
-            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/uptime") as f:
-            uptime = float(f.read().split()[0])
-        return round(uptime - start_ticks / os.sysconf("SC_CLK_TCK"), 2)
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def stage_name(script: str) -> str:
-    """`train` for `stages/train.py`: the name `dvc repro` shows."""
-    from pathlib import Path
-
-    return Path(script).stem

@@ -10,7 +10,7 @@ import torch
 from . import plots
 from .data import load_split
 from .models import VAE
-from .training import to_tensor
+from .models import to_tensor
 
 
 @torch.no_grad()

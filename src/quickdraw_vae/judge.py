@@ -87,7 +87,7 @@ def train_judge(x: torch.Tensor, y: torch.Tensor, num_classes: int, epochs: int,
 def predict_proba(model: SketchJudge, images: np.ndarray, batch: int = 128) -> np.ndarray:
     """Class probabilities for uint8 (N, 28, 28) drawings."""
     # Small batches keep the 28x28 feature maps in the CPU's caches (docs/performance.md).
-    from .training import to_tensor
+    from .models import to_tensor
 
     model.eval()
     x = to_tensor(images)
@@ -162,7 +162,7 @@ def reconstructions_recognised(judge: SketchJudge, models: dict, images: np.ndar
     """The judge's report on each model's reconstructions of labelled drawings (decoded from the latent
     means through `pixels`, a Sampler's pixel mapping): does the encoder pass the drawing through?"""
     from .sampling import reconstruct
-    from .training import to_tensor
+    from .models import to_tensor
 
     x, y = to_tensor(images), torch.from_numpy(labels)
     return {name: judge_report(judge, reconstruct(model, x, y, pixels, seed), labels, classes)[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -206,6 +207,11 @@ class VAE(nn.Module):
         mu, logvar = self.encode(x, y)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
         return self.decode(z, y), mu, logvar
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, 28, 28) -> float (N, 1, 28, 28) in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(images)).float().div_(255).unsqueeze(1)
 
 
 def parameter_count(model: nn.Module) -> int:

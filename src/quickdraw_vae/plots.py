@@ -122,34 +122,31 @@ def metrics_bars(path, table: dict[str, dict[str, float]], metrics: list[str], t
     plt.close(fig)
 
 
-def verdict_figure(path, runs: dict[str, dict]) -> None:
-    """Validation loss per epoch with the spread over seeds as a band; final metrics with error bars."""
-    from .verdict import metric
+def verdict_figure(path, curves: dict[str, list[list[float]]], test_loss: dict[str, list[float]],
+                   fids: dict[str, list[float]]) -> None:
+    """Validation loss per epoch with the spread over seeds as a band; final metrics with error bars.
 
-    names = list(runs)
+    Every argument maps a model (or sample set) to one value, or one curve, per seed."""
+    runs = len(next(iter(test_loss.values())))
     fig, (left, right, third) = plt.subplots(1, 3, figsize=(17, 4.2))
-    for model in ("rnn_cnn", "cnn_cnn"):
-        curves = [runs[n]["histories"][model]["val_total"] for n in names]
-        length = min(len(c) for c in curves)
-        values = np.array([c[:length] for c in curves])
+    for model, per_seed in curves.items():
+        length = min(len(c) for c in per_seed)
+        values = np.array([c[:length] for c in per_seed])
         epochs = np.arange(1, length + 1)
         mean, std = values.mean(0), values.std(0, ddof=1) if len(values) > 1 else np.zeros(length)
         left.plot(epochs, mean, label=model)
         left.fill_between(epochs, mean - std, mean + std, alpha=0.25)
-    left.set(xlabel="epoch", ylabel="validation -ELBO (nats/drawing)", title=f"Validation loss over {len(names)} seeds (mean ± std)")
+    left.set(xlabel="epoch", ylabel="validation -ELBO (nats/drawing)", title=f"Validation loss over {runs} seeds (mean ± std)")
     left.grid(alpha=0.3), left.legend()
-    labels, means, stds = [], [], []
-    for model in ("rnn_cnn", "cnn_cnn", "conditional"):
-        v = np.array([metric(runs[n]["metrics"], "metrics/likelihood.json", f"{model}.neg_elbo") for n in names])
-        labels.append(model), means.append(v.mean()), stds.append(v.std(ddof=1) if len(v) > 1 else 0)
+    labels = list(test_loss)
+    means = [float(np.mean(v)) for v in test_loss.values()]
+    stds = [float(np.std(v, ddof=1)) if runs > 1 else 0.0 for v in test_loss.values()]
     right.bar(labels, means, yerr=stds, capsize=6, color="tab:blue")
     right.set(ylabel="test -ELBO (nats/drawing)", title="Final test loss (mean ± std over seeds)")
     right.set_ylim(min(means) - 3 * max(max(stds), 1), max(means) + 3 * max(max(stds), 1))
     right.grid(axis="y", alpha=0.3)
-    sets = [s for s in ("rnn_cnn", "cnn_cnn", "conditional", "cnn_cnn_prior", "conditional_prior", "real_floor")
-            if metric(runs[names[0]]["metrics"], "metrics/generation.json", f"{s}.sketch.fid") is not None]
-    fids = np.array([[metric(runs[n]["metrics"], "metrics/generation.json", f"{s}.sketch.fid") for n in names] for s in sets])
-    third.bar(sets, fids.mean(1), yerr=fids.std(1, ddof=1) if len(names) > 1 else None, capsize=6, color="tab:orange")
+    values = np.array(list(fids.values()))
+    third.bar(list(fids), values.mean(1), yerr=values.std(1, ddof=1) if runs > 1 else None, capsize=6, color="tab:orange")
     third.set(ylabel="sketch FID (lower is better)", title="Sample FID (mean ± std over seeds)")
     third.tick_params(axis="x", rotation=30)
     third.grid(axis="y", alpha=0.3)

@@ -164,7 +164,7 @@ def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
 
 def sampler_from_params(sp, model, train_images: np.ndarray, train_labels: np.ndarray) -> Sampler:
     """Build the sampler `sample.*` asks for, fitting the mixture on the encoded training drawings."""
-    from .training import to_tensor
+    from .models import to_tensor
 
     gmm = {}
     if sp.strategy == "gmm":

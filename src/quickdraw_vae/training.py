@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
@@ -23,16 +22,18 @@ from .data import load_split
 from .errors import QuickdrawError
 from .files import atomic_path, write_json, write_tsv
 from .losses import bce, kld
-from .models import VAE, ModelConfig, load_checkpoint, parameter_count, save_checkpoint
+from .models import (
+    VAE,
+    ModelConfig,
+    load_checkpoint,
+    parameter_count,
+    save_checkpoint,
+    to_tensor,
+)
 from .params import TrainParams
 from .runtime import pick_device, setup
 
 HISTORY_COLUMNS = ("epoch", "train_total", "train_bce", "train_kld", "val_total", "val_bce", "val_kld")
-
-
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 (N, 28, 28) -> float (N, 1, 28, 28) in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images)).float().div_(255).unsqueeze(1)
 
 
 @torch.no_grad()

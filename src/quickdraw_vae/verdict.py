@@ -28,8 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import QuickdrawError, run_main
-from .params import ALL_MODELS, SAMPLE_SETS
+from .errors import QuickdrawError
+from .params import ALL_MODELS, MODEL_NAMES, SAMPLE_SETS
+from .stage import run_main
 
 ALPHA = 0.05
 # Fewer runs than this decide nothing: two runs give one degree of freedom, a spread estimated from
@@ -215,7 +216,13 @@ def _num(value: float, fmt: str) -> str:
 def plot(runs: dict[str, dict], path: Path) -> None:
     from . import plots
 
-    plots.verdict_figure(path, runs)
+    names = list(runs)
+    value = lambda path_, key: [float(metric(runs[n]["metrics"], path_, key)) for n in names]  # noqa: E731
+    curves = {m: [runs[n]["histories"][m]["val_total"] for n in names] for m in MODEL_NAMES}
+    test_loss = {m: value("metrics/likelihood.json", f"{m}.neg_elbo") for m in ALL_MODELS}
+    sets = [s for s in (*ALL_MODELS, "cnn_cnn_prior", "conditional_prior", "real_floor")
+            if metric(runs[names[0]]["metrics"], "metrics/generation.json", f"{s}.sketch.fid") is not None]
+    plots.verdict_figure(path, curves, test_loss, {s: value("metrics/generation.json", f"{s}.sketch.fid") for s in sets})
 
 
 def main(argv=None) -> None:
