@@ -15,7 +15,7 @@ from quickdraw_vae.judge import (
     predict_proba,
     reconstructions_recognised,
 )
-from quickdraw_vae.metrics import evaluate_generation
+from quickdraw_vae.metrics import evaluate_generation, per_class_quality
 from quickdraw_vae.models import load_checkpoint, to_tensor
 from quickdraw_vae.params import ALL_MODELS, SAMPLE_SETS, load_params
 from quickdraw_vae.plots import confusion, labelled_samples
@@ -48,6 +48,9 @@ def main(argv=None):
     generation = evaluate_generation({m: images for m, (images, _) in samples.items()}, test.images, train.images,
                                      ev, judge_path, where="data/prepared/test.npz")
     judged = classify_samples(judge, samples, classes)
+    images, labels = samples["conditional"]
+    generation["conditional_per_class"] = per_class_quality(images, labels, test.images, test.labels, classes,
+                                                            judge_path, ev)
 
     write_json(args.out / "metrics" / "likelihood.json", scored)
     write_json(args.out / "metrics" / "generation.json", generation)
@@ -55,7 +58,6 @@ def main(argv=None):
                {"samples": judged, "real_test": real, "reconstructions": recognised})
     confusion(args.out / "plots" / "judge_confusion.png", matrix, classes,
               f"Sketch judge on real test drawings (accuracy {real['accuracy']:.1%})")
-    images, labels = samples["conditional"]
     proba = predict_proba(judge, images)
     labelled_samples(args.out / "plots" / "classifier_evaluation.png", images, labels, proba.argmax(1),
                      proba.max(1), classes)

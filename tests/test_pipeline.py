@@ -91,7 +91,11 @@ def test_metrics_have_every_figure(tiny_repo):
     assert 0 <= judged["reconstructions"]["rnn_cnn"]["accuracy"] <= 1 and "accuracy" in judged["real_test"]
     validation = json.loads((repo / "metrics/validation.json").read_text())
     assert validation["generation"]["n"] == 25 and "conditional" in validation["judge"]  # all 5 x 5 validation drawings
-    assert "Reconstructions the judge recognises" in (repo / "metrics/metrics_summary.md").read_text()
+    summary = (repo / "metrics/metrics_summary.md").read_text()
+    assert "Reconstructions the judge recognises" in summary and "| sketch FID (N) |" in summary
+    per_class = json.loads((repo / "metrics/generation.json").read_text())["conditional_per_class"]
+    assert set(per_class) == {"rabbit", "yoga", "hand", "snowman", "motorbike"}
+    assert all(v["n"] == 12 and v["fid"] >= 0 for v in per_class.values())  # 60 samples, 16 test drawings per class
     best = json.loads((repo / "metrics/best.json").read_text())
     assert best["best"] in ("rnn_cnn", "cnn_cnn")
     generation = json.loads((repo / "metrics/generation.json").read_text())

@@ -118,3 +118,19 @@ def evaluate_generation(samples: dict[str, np.ndarray], real: np.ndarray, real_f
             scores = fidelity(images, real, registry_name[space], weights[space], ep.kid_subset_size, ep.seed)
             out.update({f"{name}.{space}.{k}": round(v, 6) for k, v in scores.items()})
     return out
+
+
+def per_class_quality(images: np.ndarray, labels: np.ndarray, real: np.ndarray, real_labels: np.ndarray,
+                      classes: list[str], judge_path: Path, ep) -> dict:
+    """Sketch FID and KID of each class's conditional samples against the real drawings of that class,
+    at the larger N both sides allow, so the weak classes show."""
+    out = {}
+    for i, c in enumerate(classes):
+        mine, theirs = images[labels == i], real[real_labels == i]
+        n = min(len(mine), len(theirs))
+        if n < 2:
+            raise QuickdrawError(f"class {c!r}: {len(mine)} samples and {len(theirs)} real drawings, need 2 of each")
+        scores = fidelity(subsample(mine, n, ep.seed, f"samples of {c}"), subsample(theirs, n, ep.seed, f"drawings of {c}"),
+                          SKETCH, str(judge_path), ep.kid_subset_size, ep.seed)
+        out[c] = {"n": n, "fid": round(scores["fid"], 6), "kid": round(scores["kid"], 6)}
+    return out

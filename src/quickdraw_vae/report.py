@@ -58,11 +58,18 @@ def summary(metrics_dir: Path) -> tuple[str, dict[str, dict[str, float]]]:
         label = {"real_floor": "real train vs test (floor)"}.get(m, m.replace("_prior", " (prior N(0, I), mean pixels)"))
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {acc_cell} |")
     cond = classified["samples"]["conditional"]["per_class"]
-    lines += ["", "## Judge on conditional samples, per class", "",
-              "| class | accuracy | confidence | judge on real test | judge on real validation |", "|---|---|---|---|---|"]
+    quality = generation.get("conditional_per_class", {})
+    lines += ["", "## Conditional samples, per class", "",
+              "Judge accuracy and confidence on the samples of each class; sketch FID and KID of those samples "
+              "against the real test drawings of the class (N per class in brackets).", "",
+              "| class | accuracy | confidence | sketch FID (N) | sketch KID | judge on real test | judge on real validation |",
+              "|---|---|---|---|---|---|---|"]
     for c, v in cond.items():
-        lines.append(f"| {c} | {v['accuracy']:.1%} | {v['confidence']:.2f} | {real['per_class_accuracy'][c]:.1%} | "
-                     f"{judge['validation']['per_class_accuracy'][c]:.1%} |")
+        q = quality.get(c)
+        fid = f"{q['fid']:.2f} ({q['n']})" if q else "–"
+        kid = f"{q['kid']:.4f}" if q else "–"
+        lines.append(f"| {c} | {v['accuracy']:.1%} | {v['confidence']:.2f} | {fid} | {kid} | "
+                     f"{real['per_class_accuracy'][c]:.1%} | {judge['validation']['per_class_accuracy'][c]:.1%} |")
     return "\n".join(lines) + "\n", table
 
 
