@@ -15,10 +15,10 @@ from quickdraw_vae.judge import (
     predict_proba,
     reconstructions_recognised,
 )
-from quickdraw_vae.metrics import evaluate_generation, per_class_quality
+from quickdraw_vae.metrics import copy_check, evaluate_generation, nearest_distances, per_class_quality
 from quickdraw_vae.models import load_checkpoint, to_tensor
 from quickdraw_vae.params import ALL_MODELS, SAMPLE_SETS, load_params
-from quickdraw_vae.plots import confusion, labelled_samples
+from quickdraw_vae.plots import confusion, labelled_samples, nearest_neighbours
 from quickdraw_vae.runtime import setup
 from quickdraw_vae.sampling import Sampler, load_samples
 from quickdraw_vae.stage import run_main, stage_name, stage_parser
@@ -48,6 +48,8 @@ def main(argv=None):
     generation = evaluate_generation({m: images for m, (images, _) in samples.items()}, test.images, train.images,
                                      ev, judge_path, where="data/prepared/test.npz")
     judged = classify_samples(judge, samples, classes)
+    models_samples = {m: samples[m][0] for m in ALL_MODELS}
+    generation["copies"] = copy_check(models_samples, train.images, test.images)
     images, labels = samples["conditional"]
     generation["conditional_per_class"] = per_class_quality(images, labels, test.images, test.labels, classes,
                                                             judge_path, ev)
@@ -58,6 +60,9 @@ def main(argv=None):
                {"samples": judged, "real_test": real, "reconstructions": recognised})
     confusion(args.out / "plots" / "judge_confusion.png", matrix, classes,
               f"Sketch judge on real test drawings (accuracy {real['accuracy']:.1%})")
+    shown = {m: s[:12] for m, s in models_samples.items()}
+    nearest_neighbours(args.out / "plots" / "nearest_neighbours.png", shown,
+                       {m: train.images[nearest_distances(s, train.images)[1]] for m, s in shown.items()})
     proba = predict_proba(judge, images)
     labelled_samples(args.out / "plots" / "classifier_evaluation.png", images, labels, proba.argmax(1),
                      proba.max(1), classes)

@@ -180,3 +180,13 @@ def test_samples_file_with_wrong_dtype_or_shape_fails_clearly(tmp_path):
     np.savez(tmp_path / "shape.npz", images=np.zeros((4, 784), np.uint8))
     with pytest.raises(QuickdrawError, match="shape.npz: images must be uint8"):
         load_samples(tmp_path / "shape.npz")
+
+
+def test_copy_check_flags_copies_and_not_new_drawings(shared_quickdraw):
+    from quickdraw_vae.metrics import copy_check
+
+    drawings = np.load(shared_quickdraw / "rabbit.npy").reshape(-1, 28, 28)
+    train, test, unseen = drawings[:400], drawings[400:600], drawings[600:800]
+    result = copy_check({"copier": train[:100].copy(), "drawer": unseen}, train, test)
+    assert result["copier"]["share_closer"] == 1.0 and result["copier"]["median"] == 0.0
+    assert result["drawer"]["share_closer"] < 0.2  # about the 5% a real held-out drawing shows

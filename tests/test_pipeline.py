@@ -96,6 +96,9 @@ def test_metrics_have_every_figure(tiny_repo):
     per_class = json.loads((repo / "metrics/generation.json").read_text())["conditional_per_class"]
     assert set(per_class) == {"rabbit", "yoga", "hand", "snowman", "motorbike"}
     assert all(v["n"] == 12 and v["fid"] >= 0 for v in per_class.values())  # 60 samples, 16 test drawings per class
+    copies = json.loads((repo / "metrics/generation.json").read_text())["copies"]
+    assert all(0 <= copies[m]["share_closer"] <= 1 for m in ("rnn_cnn", "cnn_cnn", "conditional"))
+    assert "## No copies" in summary and (repo / "plots/nearest_neighbours.png").stat().st_size > 1000
     best = json.loads((repo / "metrics/best.json").read_text())
     assert best["best"] in ("rnn_cnn", "cnn_cnn")
     generation = json.loads((repo / "metrics/generation.json").read_text())

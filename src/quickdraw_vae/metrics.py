@@ -134,3 +134,31 @@ def per_class_quality(images: np.ndarray, labels: np.ndarray, real: np.ndarray, 
                           SKETCH, str(judge_path), ep.kid_subset_size, ep.seed)
         out[c] = {"n": n, "fid": round(scores["fid"], 6), "kid": round(scores["kid"], 6)}
     return out
+
+
+def nearest_distances(queries: np.ndarray, references: np.ndarray, chunk: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """For each query drawing, the pixel-space (L2, pixels in [0, 1]) distance to its nearest reference
+    drawing and that drawing's index."""
+    refs = torch.from_numpy(references.reshape(len(references), -1)).float().div_(255)
+    dists, index = [], []
+    for i in range(0, len(queries), chunk):
+        q = torch.from_numpy(queries[i : i + chunk].reshape(-1, refs.shape[1])).float().div_(255)
+        d, j = torch.cdist(q, refs).min(1)
+        dists.append(d.numpy())
+        index.append(j.numpy())
+    return np.concatenate(dists), np.concatenate(index)
+
+
+def copy_check(samples: dict[str, np.ndarray], train: np.ndarray, test: np.ndarray, quantile: float = 0.05) -> dict:
+    """Does a model return its training drawings? Each sample's distance to its nearest training drawing,
+    against the same distance for real test drawings (which were never trained on): the share of samples
+    closer to a training drawing than all but `quantile` of the test drawings are. A model that draws
+    new drawings shows about `quantile`; one that copies shows far more."""
+    test_d, _ = nearest_distances(test, train)
+    threshold = float(np.quantile(test_d, quantile))
+    out = {"threshold": round(threshold, 4), "quantile": quantile,
+           "test_median": round(float(np.median(test_d)), 4)}
+    for name, images in samples.items():
+        d, _ = nearest_distances(images, train)
+        out[name] = {"share_closer": round(float((d < threshold).mean()), 4), "median": round(float(np.median(d)), 4)}
+    return out

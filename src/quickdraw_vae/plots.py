@@ -152,3 +152,12 @@ def verdict_figure(path, curves: dict[str, list[list[float]]], test_loss: dict[s
     third.grid(axis="y", alpha=0.3)
     save_figure(path, fig)
     plt.close(fig)
+
+
+def nearest_neighbours(path, samples: dict[str, np.ndarray], neighbours: dict[str, np.ndarray]) -> None:
+    """Each model's samples (one row) above their nearest training drawings (the row below)."""
+    rows, labels = [], []
+    for name in samples:
+        rows += [samples[name], neighbours[name]]
+        labels += [f"{name}\nsample", "nearest\ntraining"]
+    image_rows(path, rows, labels, "Samples and their nearest training drawings (pixel distance)")

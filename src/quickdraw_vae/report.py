@@ -57,6 +57,14 @@ def summary(metrics_dir: Path) -> tuple[str, dict[str, dict[str, float]]]:
         acc_cell = f"{acc:.1%}" if acc is not None else ("–" if m != "real_floor" else f"{real['accuracy']:.1%} (real test)")
         label = {"real_floor": "real train vs test (floor)"}.get(m, m.replace("_prior", " (prior N(0, I), mean pixels)"))
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {acc_cell} |")
+    copies = generation.get("copies")
+    if copies:
+        lines += ["", "## No copies", "",
+                  f"Share of samples closer (pixel distance) to a training drawing than {1 - copies['quantile']:.0%} of the "
+                  f"real test drawings are (threshold {copies['threshold']:.2f}; test drawings' median {copies['test_median']:.2f}). "
+                  f"A model that draws new drawings shows about {copies['quantile']:.0%}; one that copies, far more.", "",
+                  "| model | share closer | median distance |", "|---|---|---|"]
+        lines += [f"| {m} | {copies[m]['share_closer']:.1%} | {copies[m]['median']:.2f} |" for m in ALL_MODELS if m in copies]
     cond = classified["samples"]["conditional"]["per_class"]
     quality = generation.get("conditional_per_class", {})
     lines += ["", "## Conditional samples, per class", "",
