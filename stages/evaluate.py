@@ -20,7 +20,7 @@ from quickdraw_vae.models import load_checkpoint, to_tensor
 from quickdraw_vae.params import ALL_MODELS, SAMPLE_SETS, load_params
 from quickdraw_vae.plots import confusion, labelled_samples, nearest_neighbours
 from quickdraw_vae.runtime import setup
-from quickdraw_vae.sampling import Sampler, load_samples
+from quickdraw_vae.sampling import load_samples, pixel_mapping
 from quickdraw_vae.stage import run_main, stage_name, stage_parser
 from quickdraw_vae.training import likelihood
 
@@ -42,7 +42,7 @@ def main(argv=None):
     ev = p.evaluate
     scored = {m: likelihood(model, x, y if model.cfg.conditional else None, ev.iwae_k, ev.iwae_chunk, ev.seed)
               for m, model in models.items()}
-    pixels = Sampler("prior", 1.0, p.sample.pixels, p.sample.sharpen)  # the samples' pixel mapping
+    pixels = pixel_mapping(p.sample)
     real, matrix = judge_report(judge, test.images, test.labels, classes)
     recognised = reconstructions_recognised(judge, models, test.images, test.labels, classes, pixels, ev.seed)
     generation = evaluate_generation({m: images for m, (images, _) in samples.items()}, test.images, train.images,

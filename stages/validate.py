@@ -11,7 +11,7 @@ from quickdraw_vae.metrics import evaluate_generation
 from quickdraw_vae.models import load_checkpoint
 from quickdraw_vae.params import ALL_MODELS, load_params
 from quickdraw_vae.runtime import setup
-from quickdraw_vae.sampling import Sampler, load_samples
+from quickdraw_vae.sampling import load_samples, pixel_mapping
 from quickdraw_vae.stage import run_main, stage_name, stage_parser
 
 
@@ -30,7 +30,7 @@ def main(argv=None):
     generation = evaluate_generation({m: images for m, (images, _) in samples.items()}, validation.images,
                                      train.images, p.evaluate, judge_path, n, "data/prepared/validation.npz")
     models = {m: load_checkpoint(args.out / "models" / f"{m}.pt")[0] for m in ALL_MODELS}
-    pixels = Sampler("prior", 1.0, p.sample.pixels, p.sample.sharpen)  # the samples' pixel mapping
+    pixels = pixel_mapping(p.sample)
     recognised = reconstructions_recognised(judge, models, validation.images, validation.labels, classes, pixels,
                                             p.evaluate.seed)
     write_json(args.out / "metrics" / "validation.json", {"generation": generation, "reconstructions": recognised,

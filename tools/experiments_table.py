@@ -12,12 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from quickdraw_vae.verdict import metric
+
 DEFAULT_METRICS = ("metrics/train/rnn_cnn.json:validation.neg_elbo", "metrics/train/cnn_cnn.json:validation.neg_elbo")
-
-
-def metric(row: dict, path: str, key: str):
-    # as quickdraw_vae.verdict.metric: DVC prefixes a column with its file only where keys collide
-    return row.get(f"{path}:{key}", row.get(key))
 
 
 def _param_keys(node, prefix="") -> list[str]:

@@ -162,6 +162,11 @@ def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
     return torch.arange(num_classes).repeat_interleave(per_class)
 
 
+def pixel_mapping(sp) -> Sampler:
+    """The samples' pixel mapping (`sample.pixels`, `sample.sharpen`) alone, for decoding given codes."""
+    return Sampler("prior", 1.0, sp.pixels, sp.sharpen)
+
+
 def sampler_from_params(sp, model, train_images: np.ndarray, train_labels: np.ndarray) -> Sampler:
     """Build the sampler `sample.*` asks for, fitting the mixture on the encoded training drawings."""
     from .models import to_tensor
