@@ -112,3 +112,35 @@ def test_fold_transposed_convolution_matches_the_library_kernel(c_in, c_out, siz
     torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-5)
     for g_ours, g_ref in zip(*grads):
         torch.testing.assert_close(g_ours, g_ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("output", ["transpose", "transpose_conv", "resize_conv"])
+def test_every_decoder_output_draws_28x28_and_round_trips(tmp_path, output):
+    model = VAE(ModelConfig("cnn", **SMALL, decoder_output=output)).eval()
+    save_checkpoint(tmp_path / "m.pt", model, ["a", "b"])
+    loaded, _ = load_checkpoint(tmp_path / "m.pt")
+    z = torch.randn(3, 4)
+    assert loaded.cfg.decoder_output == output and torch.equal(loaded.decode(z), model.decode(z))
+    assert model.decode(z).shape == (3, 1, 28, 28)
+
+
+def test_checkpoints_without_a_decoder_output_load_as_the_study_decoder(tmp_path):
+    save_checkpoint(tmp_path / "m.pt", VAE(ModelConfig("cnn", **SMALL)), ["a", "b"])
+    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    del payload["config"]["decoder_output"]
+    torch.save(payload, tmp_path / "old.pt")
+    assert load_checkpoint(tmp_path / "old.pt")[0].cfg.decoder_output == "transpose"
+
+
+def test_resize_conv_has_no_checkerboard_where_the_transposed_convolution_has_one():
+    """A flat 14x14 feature map: the 4x4 stride-2 kernel overlaps unevenly, so its 28x28 output
+    repeats every 2 pixels; upsampling then convolving keeps a flat map flat (away from the border)."""
+    torch.manual_seed(0)
+    flat = torch.ones(1, 4, 14, 14)
+    tail = {o: VAE(ModelConfig("cnn", **SMALL, decoder_output=o)).eval().decoder.net[11:]
+            for o in ("transpose", "resize_conv")}
+    with torch.no_grad():
+        checker = tail["transpose"](flat)[0, 0, 4:24, 4:24]
+        smooth = tail["resize_conv"](flat)[0, 0, 4:24, 4:24]
+    assert checker.std() > 1e-3 and torch.allclose(checker[::2, ::2], checker[::2, ::2][0, 0].expand(10, 10))
+    assert smooth.std() < 1e-5

@@ -20,6 +20,8 @@ ENCODERS = ("rnn", "cnn")
 # What the row-reading GRU hands to the fully connected layers (see RowGRUEncoder).
 RNN_READOUTS = ("last", "rows", "pool")
 ROW_FEATURES = 32  # per row with the `rows` readout: 28 x 32 numbers, near the CNN's 7 x 7 x 32
+# How the decoder reaches 28x28 (see Decoder).
+DECODER_OUTPUTS = ("transpose", "transpose_conv", "resize_conv")
 COND_MODES = ("none", "add", "shift", "concat", "cvae")
 CHECKPOINT_FORMAT = 1
 
@@ -42,8 +44,13 @@ class ModelConfig:
     fine_channels: int | None = None
     # The bi-GRU's readout; "last" (both final states only) is what checkpoints without the key used.
     rnn_readout: str = "last"
+    # The decoder's last step; "transpose" (the study's) is what checkpoints without the key used.
+    decoder_output: str = "transpose"
 
     def __post_init__(self):
+        if self.decoder_output not in DECODER_OUTPUTS:
+            raise QuickdrawError(f"model config: unknown decoder_output {self.decoder_output!r} "
+                                 f"({', '.join(DECODER_OUTPUTS)})")
         if self.rnn_readout not in RNN_READOUTS:
             raise QuickdrawError(f"model config: unknown rnn_readout {self.rnn_readout!r} ({', '.join(RNN_READOUTS)})")
         if self.encoder not in ENCODERS:
@@ -144,17 +151,33 @@ class FoldConvTranspose2d(nn.ConvTranspose2d):
 
 
 class Decoder(nn.Module):
-    """z -> fully connected -> 7x7 feature map -> transposed convolutions -> 28x28 logits."""
+    """z -> fully connected -> 7x7 feature map -> transposed convolutions -> 28x28 logits.
+
+    The step from 14x14 to the 28x28 logits (`decoder_output`):
+    - `transpose`: the study's, one 4x4 stride-2 transposed convolution to the logits. Its kernel
+      overlaps unevenly, so neighbouring output pixels get different sums: a checkerboard texture.
+    - `transpose_conv`: the same transposed convolution to `fine` maps at 28x28, then a 3x3
+      convolution to the logits, which evens the texture out where the strokes are drawn.
+    - `resize_conv`: nearest-neighbour upsampling, then two 3x3 convolutions (Odena et al., 2016).
+    """
 
     def __init__(self, cfg: ModelConfig, z_dim: int):
         super().__init__()
         fine, coarse = cfg.widths
+        if cfg.decoder_output == "transpose":
+            output = [FoldConvTranspose2d(fine, 1, 4, 2, 1)]
+        elif cfg.decoder_output == "transpose_conv":
+            output = [nn.ConvTranspose2d(fine, fine, 4, 2, 1), nn.BatchNorm2d(fine), nn.SiLU(),
+                      nn.Conv2d(fine, 1, 3, 1, 1)]
+        else:
+            output = [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(fine, fine, 3, 1, 1),
+                      nn.BatchNorm2d(fine), nn.SiLU(), nn.Conv2d(fine, 1, 3, 1, 1)]
         self.net = nn.Sequential(
             nn.Linear(z_dim, cfg.hidden), nn.SiLU(), nn.Dropout(cfg.dropout),
             nn.Linear(cfg.hidden, coarse * 7 * 7), nn.SiLU(),
             nn.Unflatten(1, (coarse, 7, 7)), ResBlock(coarse),
             nn.ConvTranspose2d(coarse, fine, 4, 2, 1), nn.BatchNorm2d(fine), nn.SiLU(), ResBlock(fine),  # 14x14
-            FoldConvTranspose2d(fine, 1, 4, 2, 1),  # 28x28 logits
+            *output,  # 28x28 logits
         )
 
     def forward(self, z):
@@ -255,4 +278,4 @@ def config_from_params(name: str, mp, num_classes: int = 0, cond_mode: str = "no
     if encoder is None:
         raise QuickdrawError(f"unknown model {name!r} (rnn_cnn, cnn_cnn)")
     return ModelConfig(encoder, mp.latent, mp.channels, mp.hidden, mp.rnn_hidden, mp.dropout, num_classes, cond_mode,
-                       mp.fine_channels, mp.rnn_readout if encoder == "rnn" else "last")
+                       mp.fine_channels, mp.rnn_readout if encoder == "rnn" else "last", mp.decoder_output)

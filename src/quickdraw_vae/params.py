@@ -48,6 +48,7 @@ class ModelParams:
     hidden: int = _at_least(1)
     rnn_hidden: int = _at_least(1)
     rnn_readout: Literal["last", "rows", "pool"]  # models.RNN_READOUTS; ignored by the CNN encoder
+    decoder_output: Literal["transpose", "transpose_conv", "resize_conv"]  # models.DECODER_OUTPUTS
     dropout: float = _between(0.0, 0.9)
 
 
