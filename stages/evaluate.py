@@ -30,7 +30,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     p = load_params(args.params)
-    setup(p.train.threads, p.evaluate.seed)
+    setup(p.runtime.threads, p.evaluate.seed)
     models = {m: load_checkpoint(args.out / "models" / f"{m}.pt")[0] for m in ALL_MODELS}
     judge_path = args.out / "models" / "judge.pt"
     judge, classes = load_judge(judge_path)

@@ -18,7 +18,7 @@ def main(argv=None):
     p = load_params(args.params)
     models = sample_models([args.out / "models" / f"{m}.pt" for m in args.model or ALL_MODELS],
                            args.data / "train.npz", p.sample, args.out / "data" / "samples", args.out / "plots",
-                           p.train.threads)
+                           p.runtime.threads)
     model_figures(models, args.data / "validation.npz", args.out / "plots")
 
 

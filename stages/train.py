@@ -1,5 +1,5 @@
 """Stage `train`: fit the two unconditional VAEs (rnn_cnn, cnn_cnn), side by side when
-`train.threads` allows (each model then gets its share of the threads)."""
+`runtime.threads` allows (each model then gets its share of the threads)."""
 
 import sys
 from pathlib import Path
@@ -18,7 +18,7 @@ def main(argv=None):
 
     p = load_params(args.params)
     jobs = {name: config_from_params(name, p.models[name]) for name in args.model or MODEL_NAMES}
-    train_side_by_side(jobs, p.train, args.data, args.out, args.resume_dir)
+    train_side_by_side(jobs, p.train, p.runtime, args.data, args.out, args.resume_dir)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def main(argv=None):
         raise QuickdrawError(f"{args.best}: cannot read the selected model ({type(e).__name__}); run select_best") from None
     cfg = config_from_params(winner, p.models[winner], len(p.data.classes), p.conditional.mode)
     init_from = load_warm_start(args.models / f"{winner}.pt", cfg) if p.conditional.init == "best" else None
-    trained = train_model("conditional", cfg, p.conditional_train, p.conditional.kl_warmup_epochs, args.data,
+    trained = train_model("conditional", cfg, p.conditional_train, p.runtime, args.data,
                           args.resume_dir, init_from)
     save_trained(trained, args.out, args.resume_dir)
 

@@ -19,12 +19,12 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     p = load_params(args.params)
-    setup(p.train.threads, p.judge.seed)
+    setup(p.runtime.threads, p.judge.seed)
     train, classes = load_split(args.data / "train.npz")
     validation, _ = load_split(args.data / "validation.npz")
     judge = train_judge(to_tensor(train.images), torch.from_numpy(train.labels), len(classes),
                         p.judge.epochs, p.judge.batch_size, p.judge.lr, p.judge.seed, p.judge.width,
-                        pick_device(p.train.device))
+                        pick_device(p.runtime.device))
     report, _ = judge_report(judge, validation.images, validation.labels, classes)
     save_judge(args.out / "models" / "judge.pt", judge, classes)
     write_json(args.out / "metrics" / "judge.json", {"validation": report})

@@ -20,7 +20,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     p = load_params(args.params)
-    setup(p.train.threads, p.evaluate.seed)
+    setup(p.runtime.threads, p.evaluate.seed)
     validation, _ = load_split(args.data / "validation.npz")
     train, _ = load_split(args.data / "train.npz")
     judge_path = args.out / "models" / "judge.pt"

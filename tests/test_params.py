@@ -16,7 +16,7 @@ def test_committed_params_parse(base_params):
         ("data", "test_per_class", 0, "data.test_per_class must be >= 1"),
         ("train", "epochs", -1, "train.epochs must be >= 1"),
         ("train", "batch_size", 0, "train.batch_size must be >= 1"),
-        ("train", "device", "tpu", "train.device must be one of"),
+        ("runtime", "device", "tpu", "runtime.device must be one of"),
         ("train", "lr", True, "train.lr must be a number"),
         ("data", "classes", ["rabbit", "../x"], "invalid class name '../x'"),
         ("data", "colour", "red", "unknown key data.colour"),

@@ -16,7 +16,7 @@ from conftest import REPO, SHARED
 pytestmark = pytest.mark.slow
 
 TINY = {
-    "data.train_per_class": 48, "data.test_per_class": 16, "train.threads": 1,
+    "data.train_per_class": 48, "data.test_per_class": 16, "runtime.threads": 1,
     "train.epochs": 2, "train.batch_size": 32, "evaluate.iwae_k": 4,
     "sample.n": 60, "sample.gmm_components": 2, "judge.epochs": 1,
     "evaluate.n": 40, "evaluate.kid_subset_size": 20,

@@ -3,6 +3,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,8 +19,7 @@ from quickdraw_vae.runtime import run_side_by_side
 from quickdraw_vae.selection import pick_best
 from quickdraw_vae.training import fit, warm_start
 
-TP = TrainParams(epochs=3, batch_size=16, lr=2e-3, weight_decay=1e-4, kl_warmup_epochs=1, hflip=True,
-                 seed=0, threads=1, device="cpu")
+TP = TrainParams(epochs=3, batch_size=16, lr=2e-3, weight_decay=1e-4, kl_warmup_epochs=1, hflip=True, seed=0)
 CFG = ModelConfig("cnn", latent=4, channels=4, hidden=16, rnn_hidden=8, dropout=0.1)
 
 
@@ -35,7 +35,7 @@ def test_training_lowers_validation_loss_and_is_deterministic(tiny):
     x, y, labels = tiny
     fit_idx, val_idx = validation_split(labels, 0.2, 0)
     assert len(val_idx) == 16 and not set(fit_idx) & set(val_idx)
-    runs = [fit("m", CFG, TP, 1, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx], torch.device("cpu")) for _ in range(2)]
+    runs = [fit("m", CFG, TP, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx], torch.device("cpu")) for _ in range(2)]
     history = runs[0].history
     assert [h["epoch"] for h in history] == [1, 2, 3]
     assert history[-1]["val_total"] < history[0]["val_total"]
@@ -49,7 +49,7 @@ def test_nan_loss_stops_with_model_and_epoch(tiny):
     bad = x.clone()
     bad[0, 0, 0, 0] = float("nan")
     with pytest.raises(QuickdrawError, match=r"m: training loss became nan at epoch 1"):
-        fit("m", CFG, TP, 1, bad, y, x[:8], y[:8], torch.device("cpu"))
+        fit("m", CFG, TP, bad, y, x[:8], y[:8], torch.device("cpu"))
 
 
 def test_pick_best_uses_validation_only():
@@ -107,7 +107,7 @@ def test_two_models_side_by_side_match_one_after_the_other(tmp_path, base_params
     runs = {}
     for threads in (1, 2):  # 2: two worker processes at 1 thread each
         set_threads = yaml.safe_load(params.read_text())
-        set_threads["train"]["threads"] = threads
+        set_threads["runtime"]["threads"] = threads
         params.write_text(yaml.safe_dump(set_threads))
         out = tmp_path / f"threads{threads}"
         run = subprocess.run([*cmd, "--out", out], capture_output=True, text=True, cwd=tmp_path)
@@ -127,7 +127,7 @@ def test_side_by_side_keeps_order_and_raises_the_first_failure():
 
 def test_warm_started_add_model_keeps_the_encoder_and_counts_the_class_mean_twice(tiny):
     x, y, _ = tiny
-    trained = fit("cnn_cnn", CFG, TP, 1, x[:60], None, x[60:], None, torch.device("cpu")).model
+    trained = fit("cnn_cnn", CFG, TP, x[:60], None, x[60:], None, torch.device("cpu")).model
     cond = VAE(ModelConfig("cnn", latent=4, channels=4, hidden=16, rnn_hidden=8, dropout=0.1, num_classes=2,
                            cond_mode="add")).eval()
     warm_start(cond, trained, x, y)
@@ -142,14 +142,14 @@ def test_warm_started_add_model_keeps_the_encoder_and_counts_the_class_mean_twic
         warm_start(cond, trained)
     wider = ModelConfig("cnn", latent=4, channels=8, hidden=16, rnn_hidden=8, dropout=0.1, num_classes=2, cond_mode="add")
     with pytest.raises(RuntimeError, match="size mismatch"):
-        fit("conditional", wider, TP, 0, x[:60], y[:60], x[60:], y[60:], torch.device("cpu"), init_from=trained)
+        fit("conditional", wider, replace(TP, kl_warmup_epochs=0), x[:60], y[:60], x[60:], y[60:], torch.device("cpu"), init_from=trained)
 
 
 def test_shift_warm_start_keeps_the_reconstructions_and_moves_class_means_into_the_prior(tiny):
     from quickdraw_vae.losses import kld
 
     x, y, _ = tiny
-    trained = fit("cnn_cnn", CFG, TP, 1, x, None, x[:8], None, torch.device("cpu")).model
+    trained = fit("cnn_cnn", CFG, TP, x, None, x[:8], None, torch.device("cpu")).model
     cond = VAE(ModelConfig("cnn", latent=4, channels=4, hidden=16, rnn_hidden=8, dropout=0.1, num_classes=2,
                            cond_mode="shift")).eval()
     warm_start(cond, trained, x, y)
@@ -168,7 +168,8 @@ def test_bench_prints_rates_efficiency_side_by_side_and_the_extrapolation_as_its
         tmp_path, base_params, shared_quickdraw):
     for m in ("rnn_cnn", "cnn_cnn"):
         base_params["models"][m].update(latent=4, channels=4, fine_channels=4, hidden=16, rnn_hidden=8)
-    base_params["train"].update(threads=2, batch_size=16)  # 2: the side-by-side run has two workers
+    base_params["train"].update(batch_size=16)
+    base_params["runtime"].update(threads=2)  # 2: the side-by-side run has two workers
     params = write_params(tmp_path / "params.yaml", base_params)
     run = subprocess.run([sys.executable, REPO / "tools" / "bench.py", "--params", params, "--source", shared_quickdraw,
                           "--train-per-class", "16", "--epochs", "1"], capture_output=True, text=True, cwd=tmp_path)
@@ -233,7 +234,7 @@ def test_an_interrupted_fit_resumes_to_the_uninterrupted_result(tiny, tmp_path, 
 
     x, y, labels = tiny
     fit_idx, val_idx = validation_split(labels, 0.2, 0)
-    args = ("m", CFG, TP, 1, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx], torch.device(device))
+    args = ("m", CFG, TP, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx], torch.device(device))
     clean = fit(*args)
     real_evaluate, calls = training.evaluate, []
 

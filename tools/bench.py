@@ -6,7 +6,7 @@ For each model it measures, in one process with the configured thread count:
 - scoring throughput: the -ELBO pass and the importance-weighted bound;
 `loop_efficiency` is the first divided by the second (timed in alternating epochs). It then times
 the judge's training, runs both real training epochs side by side, as the `train` stage does
-(`train.threads` split between two processes), and reads the wall time and start-up of every
+(`runtime.threads` split between two processes), and reads the wall time and start-up of every
 stage of the last pipeline run (written by the stages to `timings/stages/`). From these it
 extrapolates a full run on the study's 20,000 drawings, stage by stage. The last line is JSON.
 """
@@ -69,7 +69,7 @@ def _loop_rates(name, cfg, tp, x, y, xv, yv, rounds, device):
     bare = real = 0.0
     for _ in range(rounds):
         bare += _bare_epoch_seconds(cfg, one, x, device)
-        result = fit(name, cfg, one, tp.kl_warmup_epochs, x, y, xv, yv, device)
+        result = fit(name, cfg, one, x, y, xv, yv, device)
         real += result.seconds
     return rounds * len(x) / bare, rounds * len(x) / real, result.model
 
@@ -92,11 +92,11 @@ def _scoring_rates(model, x, ev, device) -> tuple[float, float]:
     return elbo, iwae
 
 
-def _side_by_side_costs(name, cfg, tp, ev, kl_warmup_epochs, x, xv) -> dict:
+def _side_by_side_costs(name, cfg, tp, runtime, ev, x, xv) -> dict:
     """One worker of the side-by-side run: training, then scoring, as the `train` and `evaluate` stages do them."""
-    setup(tp.threads, tp.seed)
-    device = pick_device(tp.device)
-    result = fit(name, cfg, tp, kl_warmup_epochs, x, None, xv, None, device)
+    setup(runtime.threads, tp.seed)
+    device = pick_device(runtime.device)
+    result = fit(name, cfg, tp, x, None, xv, None, device)
     elbo, iwae = _scoring_rates(result.model, x, ev, device)
     return {"train_drawings_per_s": result.drawings_per_s, "eval_drawings_per_s": elbo, "iwae_drawings_per_s": iwae}
 
@@ -140,15 +140,15 @@ def study_estimate(p, models: dict, side: dict, judge_rate: float, stages: dict)
 
 def run(params_path: str, source: str, train_per_class: int, epochs: int) -> dict:
     p = load_params(params_path)
-    tp = p.train
-    setup(tp.threads, tp.seed)
-    device = pick_device(tp.device)
+    tp, rt = p.train, p.runtime
+    setup(rt.threads, tp.seed)
+    device = pick_device(rt.device)
     train, _, _ = load_splits(source, p.data.classes, train_per_class, 1, p.data.seed)
     fit_idx, val_idx = validation_split(train.labels, p.data.validation_fraction, p.data.seed)
     x, y = to_tensor(train.images), torch.from_numpy(train.labels)
     short = replace(tp, epochs=epochs)
     device_name = torch.cuda.get_device_name() if device.type == "cuda" else str(device)
-    out = {"device": device_name, "threads": tp.threads, "drawings": len(fit_idx), "epochs": epochs, "models": {}}
+    out = {"device": device_name, "threads": rt.threads, "drawings": len(fit_idx), "epochs": epochs, "models": {}}
     for name in ("rnn_cnn", "cnn_cnn"):
         cfg = config_from_params(name, p.models[name])
         bare, real, model = _loop_rates(name, cfg, tp, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx], epochs, device)
@@ -157,12 +157,12 @@ def run(params_path: str, source: str, train_per_class: int, epochs: int) -> dic
                                "loop_efficiency": round(real / bare, 3),
                                "eval_drawings_per_s": round(elbo, 1), "iwae_drawings_per_s": round(iwae, 1)}
     out["judge_train_drawings_per_s"] = round(_judge_rate(p, x, y, epochs, device), 1)
-    workers = max(1, min(2, tp.threads))
-    each = replace(short, threads=max(1, tp.threads // workers))
+    workers = max(1, min(2, rt.threads))
+    each = replace(rt, threads=max(1, rt.threads // workers))
     cfgs = {name: config_from_params(name, p.models[name]) for name in ("rnn_cnn", "cnn_cnn")}
     side = {}
     if workers > 1:
-        costs = run_side_by_side(_side_by_side_costs, [(name, cfg, each, p.evaluate, tp.kl_warmup_epochs, x[fit_idx], x[val_idx])
+        costs = run_side_by_side(_side_by_side_costs, [(name, cfg, short, each, p.evaluate, x[fit_idx], x[val_idx])
                                                        for name, cfg in cfgs.items()], workers)
         side = {name: {k: round(v, 1) for k, v in c.items()} for name, c in zip(cfgs, costs)}
     out["side_by_side"] = {"threads_each": each.threads, "models": side}

@@ -15,10 +15,9 @@ import numpy as np
 import torch
 
 from .errors import QuickdrawError
+from .choices import PIXELS, STRATEGIES
 from .models import load_checkpoint
 from .sampling import (
-    PIXELS,
-    STRATEGIES,
     Sampler,
     balanced_labels,
     generate,

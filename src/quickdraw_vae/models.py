@@ -14,15 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .choices import CONDITIONAL_MODES, DECODER_OUTPUTS, ENCODERS, RNN_READOUTS
 from .errors import QuickdrawError
 
-ENCODERS = ("rnn", "cnn")
-# What the row-reading GRU hands to the fully connected layers (see RowGRUEncoder).
-RNN_READOUTS = ("last", "rows", "pool")
+COND_MODES = ("none", *CONDITIONAL_MODES)
 ROW_FEATURES = 32  # per row with the `rows` readout: 28 x 32 numbers, near the CNN's 7 x 7 x 32
-# How the decoder reaches 28x28 (see Decoder).
-DECODER_OUTPUTS = ("transpose", "transpose_conv", "resize_conv")
-COND_MODES = ("none", "add", "shift", "concat", "cvae")
 CHECKPOINT_FORMAT = 1
 
 

@@ -14,6 +14,17 @@ from typing import Literal
 
 import yaml
 
+from .choices import (
+    CONDITIONAL_INITS,
+    CONDITIONAL_MODES,
+    DECODER_OUTPUTS,
+    DEVICES,
+    FEATURE_EXTRACTORS,
+    PIXELS,
+    RNN_READOUTS,
+    STRATEGIES,
+    WARM_STARTABLE_MODES,
+)
 from .errors import QuickdrawError
 
 MODEL_NAMES = ("rnn_cnn", "cnn_cnn")  # the unconditional pair, trained by dvc.yaml's matrix
@@ -47,8 +58,8 @@ class ModelParams:
     fine_channels: int = _at_least(1)
     hidden: int = _at_least(1)
     rnn_hidden: int = _at_least(1)
-    rnn_readout: Literal["last", "rows", "pool"]  # models.RNN_READOUTS; ignored by the CNN encoder
-    decoder_output: Literal["transpose", "transpose_conv", "resize_conv"]  # models.DECODER_OUTPUTS
+    rnn_readout: Literal[RNN_READOUTS]  # ignored by the CNN encoder
+    decoder_output: Literal[DECODER_OUTPUTS]
     dropout: float = _between(0.0, 0.9)
 
 
@@ -61,8 +72,12 @@ class TrainParams:
     kl_warmup_epochs: int = _at_least(0)
     hflip: bool  # mirror half of each batch: a mirrored rabbit is still a rabbit
     seed: int = _at_least(0)
-    threads: int = _at_least(1)
-    device: Literal["auto", "cpu", "cuda", "mps"]
+
+
+@dataclass(frozen=True)
+class RuntimeParams:
+    threads: int = _at_least(1)  # PyTorch threads of every stage (split between the two trainings of `train`)
+    device: Literal[DEVICES]  # where the training stages run; scoring and sampling stay on the CPU
 
 
 @dataclass(frozen=True)
@@ -78,8 +93,8 @@ class QuickProfile:
 
 @dataclass(frozen=True)
 class ConditionalParams:
-    mode: Literal["add", "shift", "concat", "cvae"]
-    init: Literal["best", "scratch"]  # best: fine-tune the selected unconditional model; scratch: the study's way
+    mode: Literal[CONDITIONAL_MODES]
+    init: Literal[CONDITIONAL_INITS]  # best: fine-tune the selected unconditional model; scratch: the study's way
     epochs: int = _at_least(1)  # with init: best (scratch trains train.epochs)
     kl_warmup_epochs: int = _at_least(0)
 
@@ -87,10 +102,10 @@ class ConditionalParams:
 @dataclass(frozen=True)
 class SampleParams:
     n: int = _at_least(1)
-    strategy: Literal["prior", "temperature", "gmm"]
+    strategy: Literal[STRATEGIES]
     temperature: float = _between(0.0, 10.0)
     gmm_components: int = _at_least(1)
-    pixels: Literal["mean", "sharpened", "bernoulli"]
+    pixels: Literal[PIXELS]
     sharpen: float = _between(0.1, 100.0)
     seed: int = _at_least(0)
 
@@ -127,6 +142,7 @@ class VerdictParams:
 class Params:
     quick: bool
     quick_profile: QuickProfile
+    runtime: RuntimeParams
     data: DataParams
     train: TrainParams
     models: dict[str, ModelParams]
@@ -138,10 +154,10 @@ class Params:
 
     @property
     def conditional_train(self) -> TrainParams:
-        """How the conditional model trains: train.*, for conditional.epochs when it is fine-tuned."""
-        if self.conditional.init == "best":
-            return replace(self.train, epochs=self.conditional.epochs)
-        return self.train
+        """How the conditional model trains: train.* with conditional.kl_warmup_epochs, for
+        conditional.epochs when it is fine-tuned."""
+        warm = replace(self.train, kl_warmup_epochs=self.conditional.kl_warmup_epochs)
+        return replace(warm, epochs=self.conditional.epochs) if self.conditional.init == "best" else warm
 
     def resolved(self) -> "Params":
         """The params the stages actually use: `quick: true` applies `quick_profile`."""
@@ -224,14 +240,14 @@ def _check(params: Params) -> None:
         raise QuickdrawError("params.yaml: data.classes must list at least two distinct classes")
     if set(params.models) != set(MODEL_NAMES):
         raise QuickdrawError(f"params.yaml: models must have exactly the keys {', '.join(MODEL_NAMES)}")
-    if params.conditional.init == "best" and params.conditional.mode not in ("add", "shift"):
-        raise QuickdrawError("params.yaml: conditional.init best needs conditional.mode add or shift "
-                             "(concat and cvae change layer shapes); use conditional.init scratch")
+    if params.conditional.init == "best" and params.conditional.mode not in WARM_STARTABLE_MODES:
+        raise QuickdrawError(f"params.yaml: conditional.init best needs conditional.mode "
+                             f"{' or '.join(WARM_STARTABLE_MODES)} (the others change layer shapes); "
+                             "use conditional.init scratch")
     for name in params.evaluate.feature_extractors:
-        if name not in ("sketch", "inception"):
-            raise QuickdrawError(
-                f"params.yaml: evaluate.feature_extractors has unknown extractor {name!r} (sketch, inception)"
-            )
+        if name not in FEATURE_EXTRACTORS:
+            raise QuickdrawError(f"params.yaml: evaluate.feature_extractors has unknown extractor {name!r} "
+                                 f"({', '.join(FEATURE_EXTRACTORS)})")
 
 
 def _check_combinations(p: Params, raw: dict) -> None:

@@ -35,9 +35,9 @@ def pick_device(name: str) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise QuickdrawError("params.yaml: train.device is cuda but no CUDA device is available")
+        raise QuickdrawError("params.yaml: runtime.device is cuda but no CUDA device is available")
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise QuickdrawError("params.yaml: train.device is mps but MPS is not available")
+        raise QuickdrawError("params.yaml: runtime.device is mps but MPS is not available")
     return torch.device(name)
 
 

@@ -22,10 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .choices import PIXELS, STRATEGIES
 from .errors import QuickdrawError
 
-STRATEGIES = ("prior", "temperature", "gmm")
-PIXELS = ("mean", "sharpened", "bernoulli")
 
 
 @dataclass

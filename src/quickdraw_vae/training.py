@@ -30,7 +30,7 @@ from .models import (
     save_checkpoint,
     to_tensor,
 )
-from .params import TrainParams
+from .params import RuntimeParams, TrainParams
 from .runtime import pick_device, setup
 
 HISTORY_COLUMNS = ("epoch", "train_total", "train_bce", "train_kld", "val_total", "val_bce", "val_kld")
@@ -122,7 +122,7 @@ def _fingerprint(*parts) -> str:
     return h.hexdigest()
 
 
-def fit(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epochs: int,
+def fit(name: str, cfg: ModelConfig, tp: TrainParams,
         x: torch.Tensor, y: torch.Tensor | None, xv: torch.Tensor, yv: torch.Tensor | None,
         device: torch.device, resume_dir: Path | None = None, init_from: VAE | None = None) -> FitResult:
     """Train, keeping the weights of the best validation epoch.
@@ -145,7 +145,7 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epochs: int,
     order = torch.Generator().manual_seed(tp.seed)
     state = {"epoch": 0, "history": [], "best_epoch": 0, "best_state": None, "best_val": math.inf, "seconds": 0.0}
     resume_file = resume_dir / f"{name}.pt" if resume_dir else None
-    key = _fingerprint(name, cfg, tp, kl_warmup_epochs, x, y if y is not None else "", xv,
+    key = _fingerprint(name, cfg, tp, x, y if y is not None else "", xv,
                        *(init_from.state_dict().values() if init_from is not None else ()))
     if resume_file and resume_file.exists():
         # On the CPU: RNG states must stay CPU byte tensors; the model and optimizer copy their own
@@ -176,7 +176,7 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epochs: int,
             yb = None if y is None else y[idx]
             logits, mu, logvar = model(xb, yb)
             rec, kl = bce(logits, xb).mean(), kld(mu, logvar).mean()
-            beta = min(1.0, (step + 1) / (kl_warmup_epochs * steps_per_epoch)) if kl_warmup_epochs else 1.0
+            beta = min(1.0, (step + 1) / (tp.kl_warmup_epochs * steps_per_epoch)) if tp.kl_warmup_epochs else 1.0
             loss = rec + beta * kl
             if not torch.isfinite(loss):
                 raise QuickdrawError(f"{name}: training loss became {loss.item()} at epoch {epoch}; lower train.lr")
@@ -233,25 +233,25 @@ class Trained:
     timing: dict
 
 
-def train_model(name: str, cfg: ModelConfig, tp: TrainParams, kl_warmup_epochs: int, prepared_dir: Path,
+def train_model(name: str, cfg: ModelConfig, tp: TrainParams, runtime: RuntimeParams, prepared_dir: Path,
                 resume_dir: Path | None = None, init_from: VAE | None = None) -> Trained:
     """Fit one model on the prepared train split, selecting epochs on validation (test is never read);
     its checkpoint, metrics, per-epoch history and timing."""
-    setup(tp.threads, tp.seed)
-    device = pick_device(tp.device)
+    setup(runtime.threads, tp.seed)
+    device = pick_device(runtime.device)
     train, classes = load_split(prepared_dir / "train.npz")
     validation, _ = load_split(prepared_dir / "validation.npz")
     if cfg.conditional and cfg.num_classes != len(classes):
         raise QuickdrawError(f"{prepared_dir / 'train.npz'}: has {len(classes)} classes, model expects {cfg.num_classes}")
     splits = {"train": (to_tensor(train.images), torch.from_numpy(train.labels)),
               "validation": (to_tensor(validation.images), torch.from_numpy(validation.labels))}
-    result = fit(name, cfg, tp, kl_warmup_epochs, *splits["train"], *splits["validation"], device, resume_dir, init_from)
+    result = fit(name, cfg, tp, *splits["train"], *splits["validation"], device, resume_dir, init_from)
     metrics = split_metrics(result.model, splits, tp.seed, device)
     metrics.update(model=name, architecture=cfg.encoder + "_cnn", parameters=parameter_count(result.model),
                    best_epoch=result.best_epoch, epochs=tp.epochs,
                    drawings={split: len(x) for split, (x, _) in splits.items()})
     timing = {"train_seconds": round(result.seconds, 2), "train_drawings_per_s": round(result.drawings_per_s, 1),
-              "threads": tp.threads, "device": str(device)}
+              "threads": runtime.threads, "device": str(device)}
     # On the CPU, so a worker process can hand it back to the stage without CUDA's IPC.
     return Trained(name, result.model.cpu(), classes, metrics, result.history, timing)
 
@@ -267,9 +267,9 @@ def save_trained(trained: Trained, out_root: Path, resume_dir: Path | None = Non
         (resume_dir / f"{name}.pt").unlink(missing_ok=True)
 
 
-def train_side_by_side(jobs: dict[str, ModelConfig], tp: TrainParams, prepared_dir: Path, out_root: Path,
-                       resume_dir: Path | None = None) -> dict[str, dict]:
-    """Train independent unconditional models at once, one process each, `tp.threads` split among them.
+def train_side_by_side(jobs: dict[str, ModelConfig], tp: TrainParams, runtime: RuntimeParams, prepared_dir: Path,
+                       out_root: Path, resume_dir: Path | None = None) -> dict[str, dict]:
+    """Train independent unconditional models at once, one process each, `runtime.threads` split among them.
 
     One batch-32 training uses a second thread poorly (docs/performance.md), so on
     2 cores two trainings side by side at 1 thread each finish sooner than one after the other.
@@ -278,9 +278,9 @@ def train_side_by_side(jobs: dict[str, ModelConfig], tp: TrainParams, prepared_d
     """
     from .runtime import run_side_by_side
 
-    workers = max(1, min(len(jobs), tp.threads))
-    each = replace(tp, threads=max(1, tp.threads // workers))
-    calls = [(name, cfg, each, tp.kl_warmup_epochs, prepared_dir, resume_dir) for name, cfg in jobs.items()]
+    workers = max(1, min(len(jobs), runtime.threads))
+    each = replace(runtime, threads=max(1, runtime.threads // workers))
+    calls = [(name, cfg, tp, each, prepared_dir, resume_dir) for name, cfg in jobs.items()]
     # This process has only read params so far, so its workers may fork (Linux) rather than spawn.
     start = "fork" if sys.platform == "linux" else "spawn"
     trained = run_side_by_side(train_model, calls, workers, start)

@@ -1,0 +1,13 @@
+"""The valid values of every params.yaml choice, in one place: the params validation and the code
+that acts on them both read these lists (no PyTorch import, so params load fast)."""
+
+ENCODERS = ("rnn", "cnn")
+RNN_READOUTS = ("last", "rows", "pool")  # models.RowGRUEncoder
+DECODER_OUTPUTS = ("transpose", "transpose_conv", "resize_conv")  # models.Decoder
+CONDITIONAL_MODES = ("add", "shift", "concat", "cvae")  # models.VAE
+WARM_STARTABLE_MODES = ("add", "shift")  # the decoder keeps its input width, so a trained one can start it
+CONDITIONAL_INITS = ("best", "scratch")
+STRATEGIES = ("prior", "temperature", "gmm")  # sampling.Sampler
+PIXELS = ("mean", "sharpened", "bernoulli")
+DEVICES = ("auto", "cpu", "cuda", "mps")  # runtime.pick_device
+FEATURE_EXTRACTORS = ("sketch", "inception")  # metrics
