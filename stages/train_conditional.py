@@ -8,6 +8,7 @@ from quickdraw_vae.errors import QuickdrawError
 from quickdraw_vae.models import config_from_params
 from quickdraw_vae.params import load_params
 from quickdraw_vae.stage import run_main, stage_name, stage_parser
+from quickdraw_vae.tracking import epoch_log_dir
 from quickdraw_vae.training import load_warm_start, save_trained, train_model
 
 
@@ -26,7 +27,7 @@ def main(argv=None):
     cfg = config_from_params(winner, p.models[winner], len(p.data.classes), p.conditional.mode)
     init_from = load_warm_start(args.models / f"{winner}.pt", cfg) if p.conditional.init == "best" else None
     trained = train_model("conditional", cfg, p.conditional_train, p.runtime, args.data,
-                          args.resume_dir, init_from)
+                          epoch_log_dir(args.out, "conditional"), args.resume_dir, init_from)
     save_trained(trained, args.out, args.resume_dir)
 
 

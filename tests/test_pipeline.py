@@ -23,6 +23,7 @@ TINY = {
     **{f"models.{m}.{k}": v for m in ("rnn_cnn", "cnn_cnn")
        for k, v in {"latent": 4, "channels": 4, "fine_channels": 4, "hidden": 16, "rnn_hidden": 8}.items()},
 }
+ALL = ("rnn_cnn", "cnn_cnn", "conditional")
 STAGES = ["prepare", "train", "select_best", "train_conditional", "sample",
           "train_judge", "validate", "evaluate", "report"]
 
@@ -38,7 +39,7 @@ def sh(*cmd, cwd, check=True):
 def copy_repo(dest: Path) -> Path:
     """The project's own files (what a clone has), committed in a fresh git repo."""
     files = sh("git", "ls-files", "-co", "--exclude-standard", cwd=REPO).stdout.split()
-    skip = ("dvc.lock", "metrics/", "timings/", "plots/train/")
+    skip = ("dvc.lock", "metrics/", "timings/")
     for f in files:
         if not f.startswith(skip) and (REPO / f).is_file():
             (dest / f).parent.mkdir(parents=True, exist_ok=True)
@@ -55,7 +56,7 @@ def tiny_repo(tmp_path_factory):
         pytest.skip("../shared/quickdraw is not beside the repo")
     repo = copy_repo(tmp_path_factory.mktemp("repo"))
     sets = [a for k, v in {"data.source": str(SHARED), **TINY}.items() for a in ("-S", f"{k}={v}")]
-    run = sh("dvc", "exp", "run", *sets, cwd=repo)
+    run = sh("dvc", "exp", "run", "--name", "tiny", *sets, cwd=repo)
     return repo, run.stdout
 
 
@@ -72,8 +73,11 @@ def test_every_stage_runs_and_writes_its_outputs(tiny_repo):
     with np.load(repo / "data/samples/conditional.npz") as z:
         assert z["images"].dtype == np.uint8 and z["images"].shape == (60, 28, 28)
         assert np.bincount(z["labels"]).tolist() == [12] * 5
-    history = (repo / "plots/train/cnn_cnn.tsv").read_text().splitlines()
-    assert history[0].split("\t")[:4] == ["epoch", "train_total", "train_bce", "train_kld"] and len(history) == 3
+    live = json.loads((repo / "metrics/epochs/cnn_cnn/metrics.json").read_text())
+    assert live == {"cnn_cnn": {"epoch": 2, "validation_neg_elbo": live["cnn_cnn"]["validation_neg_elbo"]}}
+    curve = (repo / "metrics/epochs/cnn_cnn/plots/metrics/validation/neg_elbo.tsv").read_text().splitlines()
+    assert curve[0] == "step\tneg_elbo" and [r.split("\t")[0] for r in curve[1:]] == ["1", "2"]
+    assert float(curve[-1].split("\t")[1]) == live["cnn_cnn"]["validation_neg_elbo"]
 
 
 def test_metrics_have_every_figure(tiny_repo):
@@ -105,8 +109,16 @@ def test_metrics_have_every_figure(tiny_repo):
     assert generation["n"] == 40
     for model in ("rnn_cnn", "cnn_cnn", "conditional", "conditional_prior", "cnn_cnn_prior", "real_floor"):
         assert {f"{model}.sketch.{m}" for m in ("is", "fid", "kid")} <= set(generation)
-    shown = sh("dvc", "metrics", "show", "--json", cwd=repo).stdout
-    assert "metrics/train/conditional.json" in shown and "metrics/generation.json" in shown
+    shown = json.loads(sh("dvc", "metrics", "show", "--json", cwd=repo).stdout)
+    files = {f: v["data"] for f, v in next(iter(shown.values()))["data"].items()}
+    assert set(files) == {"metrics/headline.json", *(f"metrics/epochs/{m}/metrics.json" for m in ALL)}
+    columns = [f"{k}.{c}" for data in files.values() for k, v in data.items() for c in v]
+    assert len(columns) <= 18, "the headline fits a terminal"
+    headline = files["metrics/headline.json"]
+    assert headline["test_neg_elbo"]["cnn_cnn"] == test["cnn_cnn"]["neg_elbo"]
+    assert headline["recognised"]["rnn_cnn"] == judged["reconstructions"]["rnn_cnn"]["accuracy"]
+    detail = json.loads(sh("dvc", "metrics", "show", "--json", "metrics/generation.json", cwd=repo).stdout)
+    assert "metrics/generation.json" in json.dumps(detail), "the details are one command away"
 
 
 def test_nothing_to_do_after_a_run_and_epochs_rerun_only_training_onwards(tiny_repo):
@@ -255,9 +267,30 @@ def test_verdict_over_two_seeds_is_inconclusive_and_matches_what_dvc_reports(tin
     import dvc.api
 
     rows = {r["Experiment"]: r for r in dvc.api.exp_show(repo=str(repo)) if r.get("Experiment") in ("t-seed0", "t-seed1")}
-    from quickdraw_vae.verdict import metric
+    from quickdraw_vae.verdict import experiment_metrics
 
-    values = [metric(rows[n], "metrics/generation.json", "cnn_cnn.sketch.fid") for n in ("t-seed0", "t-seed1")]
+    values = [experiment_metrics(rows[n]["rev"], ["metrics/generation.json"], str(repo))
+              ["metrics/generation.json:cnn_cnn.sketch.fid"] for n in ("t-seed0", "t-seed1")]
     row = next(line for line in table.splitlines() if line.startswith("| cnn_cnn.sketch.fid"))
     assert row.split("|")[3].strip() == ", ".join(f"{v:.4g}" for v in values)
     assert result.returncode == 0
+
+
+def test_the_verdict_reads_an_experiment_through_dvc_api(tiny_repo):
+    """collect(): params and headline from exp_show, detail files from metrics_show at the experiment's
+    commit, per-epoch curves from its DVCLive logs; one run decides nothing."""
+    repo, _ = tiny_repo
+    script = """
+import json, dvc.api
+from quickdraw_vae.verdict import analyse, collect
+names = ["tiny"]
+runs = collect(names)
+run = runs[names[0]]
+text, rows = analyse(runs, ["rabbit", "yoga", "hand", "snowman", "motorbike"])
+print(json.dumps({"rev": run["metrics"]["rev"], "elbo": run["metrics"]["metrics/likelihood.json:cnn_cnn.neg_elbo"],
+                  "curve": run["histories"]["cnn_cnn"]["val_total"], "outcomes": [r["outcome"] for r in rows]}))
+"""
+    out = json.loads(sh(sys.executable, "-c", script, cwd=repo).stdout.strip().splitlines()[-1])
+    likelihood = json.loads(sh("git", "show", f"{out['rev']}:metrics/likelihood.json", cwd=repo).stdout)
+    assert out["elbo"] == likelihood["cnn_cnn"]["neg_elbo"]
+    assert len(out["curve"]) == 2 and set(out["outcomes"]) == {"inconclusive"}

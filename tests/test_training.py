@@ -94,7 +94,9 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(tmp_path, base
     assert again.returncode == 0, again.stderr
     read = lambda root: json.loads((root / "metrics" / "train" / "rnn_cnn.json").read_text())  # noqa: E731
     assert read(tmp_path / "resumed") == read(tmp_path / "clean")
-    assert (tmp_path / "resumed" / "plots/train/rnn_cnn.tsv").read_text() == (tmp_path / "clean" / "plots/train/rnn_cnn.tsv").read_text()
+    logs = {run: {f.relative_to(tmp_path / run): f.read_bytes() for f in (tmp_path / run / "metrics/epochs").rglob("*")
+                  if f.is_file()} for run in ("clean", "resumed")}
+    assert len(logs["clean"]) == 7 and logs["resumed"] == logs["clean"], "the resumed log replays the killed run's epochs"
     model, payload = load_checkpoint(tmp_path / "resumed" / "models" / "rnn_cnn.pt")
     assert model.cfg.encoder == "rnn" and payload["classes"] == base_params["data"]["classes"]
 
@@ -253,3 +255,21 @@ def test_an_interrupted_fit_resumes_to_the_uninterrupted_result(tiny, tmp_path, 
     assert (saved["cuda_rng"] is not None) == (device == "cuda")
     resumed = fit(*args, resume_dir=tmp_path)
     assert resumed.history == clean.history and resumed.best_epoch == clean.best_epoch
+
+
+def test_the_epoch_log_holds_every_curve_and_a_summary_of_the_epoch_reached(tiny, tmp_path):
+    from quickdraw_vae.tracking import EpochLog, read_history
+
+    x, y, labels = tiny
+    fit_idx, val_idx = validation_split(labels, 0.2, 0)
+    result = fit("m", CFG, TP, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx], torch.device("cpu"),
+                 on_epoch=EpochLog(tmp_path / "m", "m"))
+    summary = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert summary == {"m": {"epoch": 3, "validation_neg_elbo": result.history[-1]["val_total"]}}
+    curves = read_history(tmp_path / "m")
+    for column in ("train_total", "train_bce", "train_kld", "val_total", "val_bce", "val_kld"):
+        assert curves[column].tolist() == [h[column] for h in result.history]
+    assert curves["epoch"].tolist() == [1, 2, 3]
+    (tmp_path / "m" / "plots/metrics/train/kld.tsv").write_text("step\tkld\n1\tnot-a-number\n")
+    with pytest.raises(QuickdrawError, match="kld.tsv: not a per-epoch log"):
+        read_history(tmp_path / "m")

@@ -1,5 +1,5 @@
-"""A Markdown table of DVC experiments, read through `dvc.api.exp_show`: the params that vary
-between them and the validation figures that decide.
+"""A Markdown table of DVC experiments, read through `dvc.api` (`exp_show`, `metrics_show`): the
+params that vary between them and the validation figures that decide.
 
     python tools/experiments_table.py --prefix tune- [--metric metrics/train/rnn_cnn.json:validation.neg_elbo ...]
 
@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from quickdraw_vae.verdict import metric
+from quickdraw_vae.verdict import experiment_metrics, metric
 
 DEFAULT_METRICS = ("metrics/train/rnn_cnn.json:validation.neg_elbo", "metrics/train/cnn_cnn.json:validation.neg_elbo")
 
@@ -51,7 +51,9 @@ def main() -> int:
     if not rows:
         print(f"no experiment named {args.prefix}*", file=sys.stderr)
         return 1
-    print(table(rows, args.metric or list(DEFAULT_METRICS)))
+    metrics = args.metric or list(DEFAULT_METRICS)
+    files = sorted({m.split(":", 1)[0] for m in metrics})
+    print(table([{**r, **experiment_metrics(r["rev"], files)} for r in rows], metrics))
     return 0
 
 

@@ -47,12 +47,3 @@ def save_figure(path: str | Path, fig) -> None:
     # No software tag: the PNG bytes then depend on the figure alone, not on the matplotlib version.
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
-
-
-def write_tsv(path: str | Path, columns, rows: list[dict]) -> None:
-    """One flat row per entry: what `dvc plots` reads best."""
-    def cell(v):
-        return f"{v:.4f}" if isinstance(v, float) else str(v)
-
-    lines = ["\t".join(columns)] + ["\t".join(cell(r[c]) for c in columns) for r in rows]
-    write_text(path, "\n".join(lines) + "\n")

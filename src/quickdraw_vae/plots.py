@@ -38,12 +38,6 @@ def data_preview(path, images: np.ndarray, labels: np.ndarray, classes: list[str
     image_rows(path, rows, classes, "Training drawings per class (Quick, Draw!, CC BY 4.0)")
 
 
-def read_history(path) -> dict[str, np.ndarray]:
-    """A per-epoch TSV written by training, as columns."""
-    lines = [line.split("\t") for line in open(path).read().strip().splitlines()]
-    return {name: np.array([float(row[i]) for row in lines[1:]]) for i, name in enumerate(lines[0])}
-
-
 def loss_comparison(path, histories: dict[str, dict]) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, h in histories.items():
@@ -65,9 +59,8 @@ def loss_components(path, name: str, h: dict) -> None:
     plt.close(fig)
 
 
-def loss_figures(history_dir, out_dir, names: list[str]) -> None:
+def loss_figures(histories: dict[str, dict], out_dir) -> None:
     """plots/loss_comparison.png (the unconditional pair) and plots/<name>_loss_components.png."""
-    histories = {name: read_history(f"{history_dir}/{name}.tsv") for name in names}
     loss_comparison(f"{out_dir}/loss_comparison.png", {n: h for n, h in histories.items() if n != "conditional"})
     for name, h in histories.items():
         loss_components(f"{out_dir}/{name}_loss_components.png", name, h)

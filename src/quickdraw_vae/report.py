@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 from . import plots
+from .files import write_json, write_text
 from .params import ALL_MODELS, SAMPLE_SETS
-from .files import write_text
-
 
 
 def _read(path: Path) -> dict:
@@ -86,8 +85,27 @@ def _lowest(report: dict) -> str:
     return f"{c} {v:.1%}"
 
 
-def write_report(metrics_dir: Path, out_md: Path, out_png: Path) -> None:
+def headline(metrics_dir: Path) -> dict:
+    """The dozen figures compared across experiments (dvc.yaml's `metrics:`; `dvc metrics show` and
+    `dvc exp show` print these), every one a test figure that only reports. The files they come from
+    hold the rest."""
+    scored = _read(metrics_dir / "likelihood.json")
+    generation = _read(metrics_dir / "generation.json")
+    classified = _read(metrics_dir / "classifier_eval.json")
+    conditional = classified["samples"]["conditional"]
+    return {
+        "test_neg_elbo": {m: scored[m]["neg_elbo"] for m in ALL_MODELS},
+        "sketch_fid": {m: generation[f"{m}.sketch.fid"] for m in ALL_MODELS},
+        "recognised": {m: classified["reconstructions"][m]["accuracy"] for m in ALL_MODELS},
+        "judge": {"conditional_samples": conditional["accuracy"],
+                  "weakest_class": conditional["min_class_accuracy"],
+                  "real_test": classified["real_test"]["accuracy"]},
+    }
+
+
+def write_report(metrics_dir: Path, out_md: Path, out_png: Path, out_headline: Path) -> None:
     text, table = summary(metrics_dir)
+    write_json(out_headline, headline(metrics_dir))
     write_text(out_md, text)
     metrics = [k for k in next(iter(table.values())) if k.endswith(("FID", "KID", "IS"))]
     plots.metrics_bars(out_png, table, metrics, "Sample quality per model (floor = real train vs real test)")

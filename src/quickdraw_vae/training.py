@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -20,7 +21,7 @@ from tqdm import tqdm
 
 from .data import load_split
 from .errors import QuickdrawError
-from .files import atomic_path, write_json, write_tsv
+from .files import atomic_path, write_json
 from .losses import bce, kld
 from .models import (
     VAE,
@@ -32,8 +33,7 @@ from .models import (
 )
 from .params import RuntimeParams, TrainParams
 from .runtime import pick_device, setup
-
-HISTORY_COLUMNS = ("epoch", "train_total", "train_bce", "train_kld", "val_total", "val_bce", "val_kld")
+from .tracking import EpochLog, epoch_log_dir
 
 
 @torch.no_grad()
@@ -124,8 +124,9 @@ def _fingerprint(*parts) -> str:
 
 def fit(name: str, cfg: ModelConfig, tp: TrainParams,
         x: torch.Tensor, y: torch.Tensor | None, xv: torch.Tensor, yv: torch.Tensor | None,
-        device: torch.device, resume_dir: Path | None = None, init_from: VAE | None = None) -> FitResult:
-    """Train, keeping the weights of the best validation epoch.
+        device: torch.device, resume_dir: Path | None = None, init_from: VAE | None = None,
+        on_epoch: Callable[[dict], None] | None = None) -> FitResult:
+    """Train, keeping the weights of the best validation epoch; `on_epoch` gets each epoch's history row.
 
     With `resume_dir`, the full training state (weights, optimizer, schedule, RNG streams) is saved
     after every epoch, and a rerun with the same config and data continues from the last one and
@@ -160,6 +161,8 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
             if device.type == "cuda" and saved.get("cuda_rng") is not None:
                 torch.cuda.set_rng_state(saved["cuda_rng"], device)
             state = saved["state"]
+    for row in state["history"] if on_epoch else ():  # what the interrupted run had logged
+        on_epoch(row)
     for epoch in range(state["epoch"] + 1, tp.epochs + 1):
         started = time.perf_counter()
         step = (epoch - 1) * steps_per_epoch
@@ -192,6 +195,8 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
         state["history"].append({"epoch": epoch, "train_total": train_bce + train_kld, "train_bce": train_bce,
                                  "train_kld": train_kld, "val_total": val["neg_elbo"], "val_bce": val["bce"],
                                  "val_kld": val["kld"]})
+        if on_epoch:
+            on_epoch(state["history"][-1])
         if val["neg_elbo"] < state["best_val"]:
             state.update(best_val=val["neg_elbo"], best_epoch=epoch,
                          best_state={k: v.detach().clone() for k, v in model.state_dict().items()})
@@ -234,9 +239,9 @@ class Trained:
 
 
 def train_model(name: str, cfg: ModelConfig, tp: TrainParams, runtime: RuntimeParams, prepared_dir: Path,
-                resume_dir: Path | None = None, init_from: VAE | None = None) -> Trained:
+                log_dir: Path, resume_dir: Path | None = None, init_from: VAE | None = None) -> Trained:
     """Fit one model on the prepared train split, selecting epochs on validation (test is never read);
-    its checkpoint, metrics, per-epoch history and timing."""
+    its checkpoint, metrics and timing. The per-epoch figures go to `log_dir` (DVCLive) as it trains."""
     setup(runtime.threads, tp.seed)
     device = pick_device(runtime.device)
     train, classes = load_split(prepared_dir / "train.npz")
@@ -245,7 +250,8 @@ def train_model(name: str, cfg: ModelConfig, tp: TrainParams, runtime: RuntimePa
         raise QuickdrawError(f"{prepared_dir / 'train.npz'}: has {len(classes)} classes, model expects {cfg.num_classes}")
     splits = {"train": (to_tensor(train.images), torch.from_numpy(train.labels)),
               "validation": (to_tensor(validation.images), torch.from_numpy(validation.labels))}
-    result = fit(name, cfg, tp, *splits["train"], *splits["validation"], device, resume_dir, init_from)
+    result = fit(name, cfg, tp, *splits["train"], *splits["validation"], device, resume_dir, init_from,
+                 EpochLog(log_dir, name))
     metrics = split_metrics(result.model, splits, tp.seed, device)
     metrics.update(model=name, architecture=cfg.encoder + "_cnn", parameters=parameter_count(result.model),
                    best_epoch=result.best_epoch, epochs=tp.epochs,
@@ -257,11 +263,10 @@ def train_model(name: str, cfg: ModelConfig, tp: TrainParams, runtime: RuntimePa
 
 
 def save_trained(trained: Trained, out_root: Path, resume_dir: Path | None = None) -> None:
-    """models/<name>.pt, metrics/train/<name>.json, plots/train/<name>.tsv and timings/<name>.json."""
+    """models/<name>.pt, metrics/train/<name>.json and timings/<name>.json."""
     name = trained.name
     save_checkpoint(out_root / "models" / f"{name}.pt", trained.model, trained.classes)
     write_json(out_root / "metrics" / "train" / f"{name}.json", trained.metrics)
-    write_tsv(out_root / "plots" / "train" / f"{name}.tsv", HISTORY_COLUMNS, trained.history)
     write_json(out_root / "timings" / f"{name}.json", trained.timing)
     if resume_dir is not None:
         (resume_dir / f"{name}.pt").unlink(missing_ok=True)
@@ -280,7 +285,7 @@ def train_side_by_side(jobs: dict[str, ModelConfig], tp: TrainParams, runtime: R
 
     workers = max(1, min(len(jobs), runtime.threads))
     each = replace(runtime, threads=max(1, runtime.threads // workers))
-    calls = [(name, cfg, tp, each, prepared_dir, resume_dir) for name, cfg in jobs.items()]
+    calls = [(name, cfg, tp, each, prepared_dir, epoch_log_dir(out_root, name), resume_dir) for name, cfg in jobs.items()]
     # This process has only read params so far, so its workers may fork (Linux) rather than spawn.
     start = "fork" if sys.platform == "linux" else "spawn"
     trained = run_side_by_side(train_model, calls, workers, start)

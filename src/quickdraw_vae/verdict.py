@@ -2,8 +2,9 @@
 
 1. queue one experiment per seed (`dvc exp run --queue -S <seed params>=<seed> ...`), run them with
    `dvc queue start -j 1` (parallel workers are known to be flaky) and wait;
-2. collect their params and metrics with `dvc.api.exp_show` (DVC reports them; we parse nothing
-   DVC can report), and each run's per-epoch history from its experiment commit;
+2. collect their params with `dvc.api.exp_show` and their metrics files with `dvc.api.metrics_show`
+   at each experiment's commit (DVC reads them; we parse nothing DVC can read), and each run's
+   per-epoch history (its DVCLive curves) from that commit;
 3. write `metrics/verdict.md` and `plots/verdict.png`.
 
 Statistics: each finding is a paired difference over seeds (the same seed gives both sides). A
@@ -75,15 +76,41 @@ def queue_and_run(tag: str, seeds: list[int], seed_params: list[str], settings: 
     return names
 
 
+# The detailed metrics files: outside dvc.yaml's `metrics:` (which holds the headline figures, so that
+# `dvc metrics show` and `dvc exp show` fit a terminal), read per experiment with dvc.api.metrics_show.
+DETAIL_FILES = ("metrics/likelihood.json", "metrics/generation.json", "metrics/classifier_eval.json",
+                "metrics/validation.json")
+
+
 def metric(row: dict, path: str, key: str):
-    """One value of an `exp_show` row. DVC names a column `path:key` only where another file has the
-    same key, and plain `key` otherwise."""
+    """One value of an `exp_show` row, or of `experiment_metrics`. DVC names a column `path:key` only
+    where another file has the same key, and plain `key` otherwise."""
     return row.get(f"{path}:{key}", row.get(key))
 
 
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def experiment_metrics(rev: str, paths=DETAIL_FILES, repo: str | None = None) -> dict:
+    """Every figure of the named metrics files at an experiment's commit, keyed `path:dotted.key`."""
+    import dvc.api
+
+    # dvc.api reads a relative target from the current directory, not from `repo`.
+    where = lambda path: str(Path(repo) / path) if repo else path  # noqa: E731
+    return {f"{path}:{key}": value for path in paths
+            for key, value in _flatten(dvc.api.metrics_show(where(path), rev=rev, repo=repo)).items()}
+
+
 def collect(names: list[str]) -> dict[str, dict]:
-    """Each experiment's params and metrics as `dvc.api.exp_show` flattens them ("file:key.path"),
-    and its per-epoch histories."""
+    """Each experiment's params and headline metrics from `dvc.api.exp_show`, its detailed metrics
+    files from `dvc.api.metrics_show` at its commit, and its per-epoch histories."""
     import dvc.api
 
     rows = {r.get("Experiment"): r for r in dvc.api.exp_show()}
@@ -92,7 +119,7 @@ def collect(names: list[str]) -> dict[str, dict]:
         raise QuickdrawError(f"experiments not found by `dvc exp show` (did they fail? see `dvc queue logs`): {missing}")
     runs = {}
     for name in names:
-        row = rows[name]
+        row = {**rows[name], **experiment_metrics(rows[name]["rev"])}
         if not isinstance(metric(row, "metrics/generation.json", "n"), (int, float)):
             raise QuickdrawError(f"experiment {name} has no metrics/generation.json: it failed (`dvc queue logs {name}`)")
         runs[name] = {"metrics": row, "histories": {m: _history(row["rev"], m) for m in ALL_MODELS}}
@@ -100,9 +127,15 @@ def collect(names: list[str]) -> dict[str, dict]:
 
 
 def _history(rev: str, model: str) -> dict[str, list[float]]:
-    text = subprocess.run(["git", "show", f"{rev}:plots/train/{model}.tsv"], capture_output=True, text=True).stdout
-    rows = [line.split("\t") for line in text.strip().splitlines()]
-    return {col: [float(r[i]) for r in rows[1:]] for i, col in enumerate(rows[0])} if rows else {}
+    from .tracking import epoch_log_dir, read_history
+
+    def at_rev(path: Path) -> str:
+        shown = subprocess.run(["git", "show", f"{rev}:{path.as_posix()}"], capture_output=True, text=True)
+        if shown.returncode != 0:
+            raise FileNotFoundError(path)
+        return shown.stdout
+
+    return {k: v.tolist() for k, v in read_history(epoch_log_dir("", model), at_rev).items()}
 
 
 def judge_difference(a: list[float], b: list[float], expect_positive: bool) -> dict:
