@@ -190,3 +190,16 @@ def test_copy_check_flags_copies_and_not_new_drawings(shared_quickdraw):
     result = copy_check({"copier": train[:100].copy(), "drawer": unseen}, train, test)
     assert result["copier"]["share_closer"] == 1.0 and result["copier"]["median"] == 0.0
     assert result["drawer"]["share_closer"] < 0.2  # about the 5% a real held-out drawing shows
+
+
+def test_the_training_reference_scores_every_set_at_the_largest_common_n(shared_quickdraw, judge_path):
+    from types import SimpleNamespace
+
+    from quickdraw_vae.metrics import train_reference
+
+    train = np.load(shared_quickdraw / "snowman.npy")[:500].reshape(-1, 28, 28)
+    samples = {"copies": train[:400].copy(), "hands": np.load(shared_quickdraw / "hand.npy")[:300].reshape(-1, 28, 28)}
+    ref = train_reference(samples, train, judge_path, SimpleNamespace(seed=0, kid_subset_size=100))
+    assert ref["n"] == 300 and set(ref) == {"n", "copies", "hands"}
+    # Training drawings score best against themselves: why the copy check sits beside this figure.
+    assert ref["copies"]["fid"] < ref["hands"]["fid"] / 3

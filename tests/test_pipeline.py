@@ -95,6 +95,8 @@ def test_metrics_have_every_figure(tiny_repo):
     assert 0 <= judged["reconstructions"]["rnn_cnn"]["accuracy"] <= 1 and "accuracy" in judged["real_test"]
     validation = json.loads((repo / "metrics/validation.json").read_text())
     assert validation["generation"]["n"] == 25 and "conditional" in validation["judge"]  # all 5 x 5 validation drawings
+    reference = validation["generation"]["train_reference"]
+    assert reference["n"] == 60 and set(reference) == {"n", "rnn_cnn", "cnn_cnn", "conditional"}  # all 60 samples
     summary = (repo / "metrics/metrics_summary.md").read_text()
     assert "Reconstructions the judge recognises" in summary and "| sketch FID (N) |" in summary
     per_class = json.loads((repo / "metrics/generation.json").read_text())["conditional_per_class"]

@@ -117,6 +117,23 @@ def evaluate_generation(samples: dict[str, np.ndarray], real: np.ndarray, real_f
         for name, images in sets.items():
             scores = fidelity(images, real, registry_name[space], weights[space], ep.kid_subset_size, ep.seed)
             out.update({f"{name}.{space}.{k}": round(v, 6) for k, v in scores.items()})
+    out["train_reference"] = train_reference(samples, real_floor, judge_path, ep)
+    return out
+
+
+def train_reference(samples: dict[str, np.ndarray], train: np.ndarray, judge_path: Path, ep) -> dict:
+    """Sketch FID and KID of every sample set against the training drawings, at the largest N both allow.
+
+    A steadier second yardstick: held-out splits are small (N = evaluate.n or less), and FID's
+    seed-to-seed spread shrinks with N. Training drawings are what the model saw, so a model that
+    copies would score well here: read it beside the copy check."""
+    n = min(len(train), *(len(images) for images in samples.values()))
+    real = subsample(train, n, ep.seed, "the training drawings")
+    out = {"n": n}
+    for name, images in samples.items():
+        scores = fidelity(subsample(images, n, ep.seed, f"samples of {name}"), real, SKETCH, str(judge_path),
+                          ep.kid_subset_size, ep.seed)
+        out[name] = {"fid": round(scores["fid"], 6), "kid": round(scores["kid"], 6)}
     return out
 
 

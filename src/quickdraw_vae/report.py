@@ -41,9 +41,13 @@ def summary(metrics_dir: Path) -> tuple[str, dict[str, dict[str, float]]]:
               f"| real test drawings | {real['accuracy']:.1%} | {_lowest(real)} |"]
     lines += [f"| {m} reconstructions | {r['accuracy']:.1%} | {_lowest(r)} |" for m, r in recon.items()]
     lines += ["", f"## Sample quality (N = {generation['n']} per set, against real test drawings)", "",
-              "Rows marked prior are the same models sampled the plain way, as a baseline for `sample.*`.", ""]
-    header = "| model | " + " | ".join(f"{s} IS | {s} FID | {s} KID" for s in spaces) + " | judge accuracy |"
-    lines += [header, "|---" * (1 + 3 * len(spaces) + 1) + "|"]
+              "Rows marked prior are the same models sampled the plain way, as a baseline for `sample.*`. "
+              "The last column scores the same samples against the training drawings at a larger N (steadier; "
+              "read it beside the copy check).", ""]
+    reference = generation.get("train_reference", {})
+    header = ("| model | " + " | ".join(f"{s} IS | {s} FID | {s} KID" for s in spaces) +
+              f" | judge accuracy | sketch FID / KID vs train (N = {reference.get('n', '–')}) |")
+    lines += [header, "|---" * (1 + 3 * len(spaces) + 2) + "|"]
     table: dict[str, dict[str, float]] = {}
     for m in (*SAMPLE_SETS, "real_floor"):
         cells, table[m] = [], {}
@@ -55,7 +59,9 @@ def summary(metrics_dir: Path) -> tuple[str, dict[str, dict[str, float]]]:
         acc = classified["samples"].get(m, {}).get("accuracy")
         acc_cell = f"{acc:.1%}" if acc is not None else ("–" if m != "real_floor" else f"{real['accuracy']:.1%} (real test)")
         label = {"real_floor": "real train vs test (floor)"}.get(m, m.replace("_prior", " (prior N(0, I), mean pixels)"))
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {acc_cell} |")
+        ref = reference.get(m)
+        ref_cell = f"{ref['fid']:.2f} / {ref['kid']:.4f}" if ref else "–"
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {acc_cell} | {ref_cell} |")
     copies = generation.get("copies")
     if copies:
         lines += ["", "## No copies", "",
