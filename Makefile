@@ -13,7 +13,7 @@ VEGA_JS := $(VEGA_DIR)/node_modules/vega/build/vega.min.js $(VEGA_DIR)/node_modu
 	$(VEGA_DIR)/node_modules/vega-embed/build/vega-embed.min.js
 PLOTS_DIR ?= dvc_plots
 
-.PHONY: setup run test bench verdict results plots vega browser clean
+.PHONY: setup run test bench verdict results plots vega browser clean remote
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -61,3 +61,10 @@ plots: setup vega
 
 clean:
 	rm -rf $(VENV) $(VEGA_DIR) $(PLOTS_DIR)
+
+# The team's DVC remote: make remote URL=/mnt/team-store, or URL=s3://bucket/prefix [ENDPOINT=https://...]
+# (S3 needs the s3 extra: .venv/bin/pip install -e '.[s3]'). Then `dvc push`; a teammate: `dvc pull`.
+remote: setup
+	test -n "$(URL)" || { echo "usage: make remote URL=<folder or s3://bucket/prefix> [ENDPOINT=<url>]"; exit 2; }
+	PATH=$(abspath $(VENV))/bin:$$PATH dvc remote add -f -d team $(URL)
+	$(if $(ENDPOINT),PATH=$(abspath $(VENV))/bin:$$PATH dvc remote modify team endpointurl $(ENDPOINT))

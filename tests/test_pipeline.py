@@ -1,9 +1,7 @@
 """End to end: the whole DAG on tiny settings in a throwaway copy of the repo, driven by DVC itself."""
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,43 +9,13 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO, SHARED
+from conftest import REPO, SHARED, TINY, copy_repo, sh
 
 pytestmark = pytest.mark.slow
 
-TINY = {
-    "data.train_per_class": 48, "data.test_per_class": 16, "runtime.threads": 1,
-    "train.epochs": 2, "train.batch_size": 32, "evaluate.iwae_k": 4,
-    "sample.n": 60, "sample.gmm_components": 2, "judge.epochs": 1,
-    "evaluate.n": 40, "evaluate.kid_subset_size": 20,
-    **{f"models.{m}.{k}": v for m in ("rnn_cnn", "cnn_cnn")
-       for k, v in {"latent": 4, "channels": 4, "fine_channels": 4, "hidden": 16, "rnn_hidden": 8}.items()},
-}
 ALL = ("rnn_cnn", "cnn_cnn", "conditional")
 STAGES = ["prepare", "train", "select_best", "train_conditional", "sample",
           "train_judge", "validate", "evaluate", "report"]
-
-
-def sh(*cmd, cwd, check=True):
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return result
-
-
-def copy_repo(dest: Path) -> Path:
-    """The project's own files (what a clone has), committed in a fresh git repo."""
-    files = sh("git", "ls-files", "-co", "--exclude-standard", cwd=REPO).stdout.split()
-    skip = ("dvc.lock", "metrics/", "timings/")
-    for f in files:
-        if not f.startswith(skip) and (REPO / f).is_file():
-            (dest / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / f, dest / f)
-    sh("git", "init", "-q", cwd=dest)
-    sh("git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A", cwd=dest)
-    sh("git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "copy", cwd=dest)
-    return dest
 
 
 @pytest.fixture(scope="module")
