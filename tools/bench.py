@@ -27,7 +27,7 @@ from quickdraw_vae.losses import bce, iwae_nll, kld
 from quickdraw_vae.models import VAE, config_from_params, to_tensor
 from quickdraw_vae.params import load_params
 from quickdraw_vae.runtime import pick_device, run_side_by_side, setup
-from quickdraw_vae.training import evaluate, fit, make_optimizer
+from quickdraw_vae.training import elbo_terms, fit, make_optimizer
 
 STUDY_TRAIN, STUDY_TEST = 20_000, 5_000  # the study's 4,000 + 1,000 drawings of each of 5 classes
 IWAE_DRAWINGS = 64  # k decodes each: enough for a rate
@@ -87,7 +87,7 @@ def _scoring_rates(model, x, ev, device) -> tuple[float, float]:
     """Drawings/s of the -ELBO pass and of the importance-weighted bound (k=`evaluate.iwae_k`)."""
     x = x.to(device)
     few = x[:IWAE_DRAWINGS]
-    elbo = _rate(lambda: evaluate(model, x, None), len(x), device)
+    elbo = _rate(lambda: elbo_terms(model, x, None), len(x), device)
     iwae = _rate(lambda: iwae_nll(model, few, None, ev.iwae_k, ev.iwae_chunk), len(few), device)
     return elbo, iwae
 

@@ -104,10 +104,25 @@ def save_judge(path: str | Path, model: SketchJudge, classes: list[str]) -> None
                     "state_dict": model.state_dict()}, tmp)
 
 
+# Loaded judges by (file, modification time, size): torch-fidelity builds its feature extractor anew for
+# every scoring call, and a stage scores a dozen sample sets with one judge.
+_LOADED: dict[tuple, tuple["SketchJudge", list[str]]] = {}
+
+
 def load_judge(path: str | Path) -> tuple[SketchJudge, list[str]]:
     path = Path(path)
     if not path.is_file():
         raise QuickdrawError(f"{path}: no such judge checkpoint (run `dvc repro train_judge`)")
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _LOADED:
+        _LOADED.clear()  # one judge at a time is all a stage uses
+        _LOADED[key] = _load_judge(path)
+    model, classes = _LOADED[key]
+    return model, list(classes)
+
+
+def _load_judge(path: Path) -> tuple[SketchJudge, list[str]]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         model = SketchJudge(JudgeConfig(**payload["config"]))

@@ -37,7 +37,7 @@ from .tracking import EpochLog, epoch_log_dir
 
 
 @torch.no_grad()
-def evaluate(model: VAE, x: torch.Tensor, y: torch.Tensor | None, batch: int = 256) -> dict[str, float]:
+def elbo_terms(model: VAE, x: torch.Tensor, y: torch.Tensor | None, batch: int = 256) -> dict[str, float]:
     """Mean BCE, KLD and -ELBO (nats per drawing), with one sample from q(z|x) per drawing."""
     # 256 drawings' activations fit the CPU's caches; larger batches ran slower (docs/performance.md).
     model.eval()
@@ -58,7 +58,7 @@ def likelihood(model: VAE, x: torch.Tensor, y: torch.Tensor | None, iwae_k: int,
     from .losses import iwae_nll
 
     torch.manual_seed(seed)
-    out = evaluate(model, x, y)
+    out = elbo_terms(model, x, y)
     torch.manual_seed(seed)
     out.update(iwae_nll=iwae_nll(model, x, y, iwae_k, iwae_chunk).mean().item(), iwae_k=iwae_k, n=len(x))
     return out
@@ -191,7 +191,7 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
             sums += torch.stack([rec.detach() * len(idx), kl.detach() * len(idx)]).double().cpu()
             bar.set_postfix(loss=f"{(rec + kl).item():.1f}")
         train_bce, train_kld = (sums / len(x)).tolist()
-        val = evaluate(model, xv, yv)
+        val = elbo_terms(model, xv, yv)
         state["history"].append({"epoch": epoch, "train_total": train_bce + train_kld, "train_bce": train_bce,
                                  "train_kld": train_kld, "val_total": val["neg_elbo"], "val_bce": val["bce"],
                                  "val_kld": val["kld"]})
@@ -222,7 +222,7 @@ def split_metrics(model: VAE, splits: dict[str, tuple[torch.Tensor, torch.Tensor
     out = {}
     for split, (x, y) in splits.items():
         torch.manual_seed(seed)
-        out[split] = evaluate(model, x.to(device), y.to(device) if cond else None)
+        out[split] = elbo_terms(model, x.to(device), y.to(device) if cond else None)
     return out
 
 
