@@ -247,14 +247,18 @@ def test_verdict_over_two_seeds_is_inconclusive_and_matches_what_dvc_reports(tin
 
 
 def test_the_verdict_reads_an_experiment_through_dvc_api(tiny_repo):
-    """collect(): params and headline from exp_show, detail files from metrics_show at the experiment's
+    """collect(): params and headline from exp_show, detail files read at the experiment's
     commit, per-epoch curves from its DVCLive logs; one run decides nothing."""
     repo, _ = tiny_repo
     script = """
-import json, dvc.api
+import json, os, dvc.api
 from quickdraw_vae.verdict import analyse, collect
 names = ["tiny"]
-runs = collect(names)
+os.rename("metrics/likelihood.json", "likelihood.json.away")  # read at the experiment's commit, not here
+try:
+    runs = collect(names)
+finally:
+    os.rename("likelihood.json.away", "metrics/likelihood.json")
 run = runs[names[0]]
 text, rows = analyse(runs, ["rabbit", "yoga", "hand", "snowman", "motorbike"])
 print(json.dumps({"rev": run["metrics"]["rev"], "elbo": run["metrics"]["metrics/likelihood.json:cnn_cnn.neg_elbo"],

@@ -1,4 +1,4 @@
-"""A Markdown table of DVC experiments, read through `dvc.api` (`exp_show`, `metrics_show`): the
+"""A Markdown table of DVC experiments, read through `dvc.api` (`exp_show`, `read`): the
 params that vary between them and the validation figures that decide.
 
     python tools/experiments_table.py --prefix tune- [--metric metrics/train/rnn_cnn.json:validation.neg_elbo ...]

@@ -2,8 +2,8 @@
 
 1. queue one experiment per seed (`dvc exp run --queue -S <seed params>=<seed> ...`), run them with
    `dvc queue start -j 1` (parallel workers are known to be flaky) and wait;
-2. collect their params with `dvc.api.exp_show` and their metrics files with `dvc.api.metrics_show`
-   at each experiment's commit (DVC reads them; we parse nothing DVC can read), and each run's
+2. collect their params with `dvc.api.exp_show` and their metrics files with `dvc.api.read` at each
+   experiment's commit (DVC reads them; we parse nothing DVC can read), and each run's
    per-epoch history (its DVCLive curves) from that commit;
 3. write `metrics/verdict.md` and `plots/verdict.png`.
 
@@ -77,7 +77,7 @@ def queue_and_run(tag: str, seeds: list[int], seed_params: list[str], settings: 
 
 
 # The detailed metrics files: outside dvc.yaml's `metrics:` (which holds the headline figures, so that
-# `dvc metrics show` and `dvc exp show` fit a terminal), read per experiment with dvc.api.metrics_show.
+# `dvc metrics show` and `dvc exp show` fit a terminal), read per experiment at its commit.
 DETAIL_FILES = ("metrics/likelihood.json", "metrics/generation.json", "metrics/classifier_eval.json",
                 "metrics/validation.json")
 
@@ -99,18 +99,26 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 
 
 def experiment_metrics(rev: str, paths=DETAIL_FILES, repo: str | None = None) -> dict:
-    """Every figure of the named metrics files at an experiment's commit, keyed `path:dotted.key`."""
+    """Every figure of the named metrics files at an experiment's commit, keyed `path:dotted.key`.
+    (`dvc.api.read` at the commit: `dvc.api.metrics_show` also reads the workspace, and fails where
+    the workspace has no run.)"""
+    import json
+
     import dvc.api
 
-    # dvc.api reads a relative target from the current directory, not from `repo`.
-    where = lambda path: str(Path(repo) / path) if repo else path  # noqa: E731
-    return {f"{path}:{key}": value for path in paths
-            for key, value in _flatten(dvc.api.metrics_show(where(path), rev=rev, repo=repo)).items()}
+    out = {}
+    for path in paths:
+        try:
+            tree = json.loads(dvc.api.read(path, rev=rev, repo=repo))
+        except FileNotFoundError:
+            continue  # a file this experiment's stages did not write (a target before `evaluate`)
+        out.update({f"{path}:{key}": value for key, value in _flatten(tree).items()})
+    return out
 
 
 def collect(names: list[str]) -> dict[str, dict]:
     """Each experiment's params and headline metrics from `dvc.api.exp_show`, its detailed metrics
-    files from `dvc.api.metrics_show` at its commit, and its per-epoch histories."""
+    files from `dvc.api.read` at its commit, and its per-epoch histories."""
     import dvc.api
 
     rows = {r.get("Experiment"): r for r in dvc.api.exp_show()}
