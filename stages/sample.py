@@ -4,7 +4,8 @@ imported once, not once per model or figure."""
 
 import sys
 
-from quickdraw_vae.figures import model_figures
+from quickdraw_vae.data import load_split
+from quickdraw_vae.model_figures import model_figures
 from quickdraw_vae.params import ALL_MODELS, load_params
 from quickdraw_vae.sampling import sample_models
 from quickdraw_vae.stage import run_main, stage_name, stage_parser
@@ -19,7 +20,8 @@ def main(argv=None):
     models = sample_models([args.out / "models" / f"{m}.pt" for m in args.model or ALL_MODELS],
                            args.data / "train.npz", p.sample, args.out / "data" / "samples", args.out / "plots",
                            p.runtime.threads)
-    model_figures(models, args.data / "validation.npz", args.out / "plots")
+    validation, classes = load_split(args.data / "validation.npz")
+    model_figures(models, validation, classes, args.out / "plots")
 
 
 if __name__ == "__main__":

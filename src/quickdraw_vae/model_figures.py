@@ -1,4 +1,4 @@
-"""The figures that need trained models: reconstructions and latent interpolations."""
+"""The figures that need trained models (reconstructions, latent interpolations), drawn by `plots`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import numpy as np
 import torch
 
 from . import plots
-from .data import load_split
-from .models import VAE
-from .models import to_tensor
+from .data import Split
+from .models import VAE, to_tensor
 
 
 @torch.no_grad()
@@ -18,9 +17,9 @@ def _decode_mean(model, z, y):
     return (torch.sigmoid(model.decode(z, y)) * 255).round().to(torch.uint8).squeeze(1).numpy()
 
 
-def model_figures(models: dict[str, VAE], drawings_npz: Path, out_dir: Path, per_class: int = 2, steps: int = 10) -> None:
+def model_figures(models: dict[str, VAE], held_out: Split, classes: list[str], out_dir: Path, per_class: int = 2,
+                  steps: int = 10) -> None:
     """plots/reconstructions.png and plots/interpolation.png, from held-out (validation) drawings."""
-    held_out, classes = load_split(drawings_npz)
     picks = np.concatenate([np.flatnonzero(held_out.labels == c)[:per_class] for c in range(len(classes))])
     x, y = to_tensor(held_out.images[picks]), torch.from_numpy(held_out.labels[picks])
     rows, labels, lerp_rows, lerp_labels = [held_out.images[picks]], ["validation"], [], []
