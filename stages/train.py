@@ -4,10 +4,12 @@
 import sys
 from pathlib import Path
 
+from quickdraw_vae.data import load_split
 from quickdraw_vae.models import config_from_params
 from quickdraw_vae.params import MODEL_NAMES, load_params
 from quickdraw_vae.stage import run_main, stage_name, stage_parser
-from quickdraw_vae.training import train_side_by_side
+from quickdraw_vae.tracking import epoch_log_dir
+from quickdraw_vae.training import resume_path, save_trained, train_side_by_side
 
 
 def main(argv=None):
@@ -17,8 +19,15 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     p = load_params(args.params)
+    train, classes = load_split(args.data / "train.npz")
+    validation, _ = load_split(args.data / "validation.npz")
     jobs = {name: config_from_params(name, p.models[name]) for name in args.model or MODEL_NAMES}
-    train_side_by_side(jobs, p.train, p.runtime, args.data, args.out, args.resume_dir)
+    trained = train_side_by_side(jobs, p.train, p.runtime, train, validation, classes,
+                                 {name: epoch_log_dir(args.out, name) for name in jobs}, args.resume_dir)
+    for t in trained:  # nothing is written before every model has trained
+        save_trained(t, args.out / "models" / f"{t.name}.pt", args.out / "metrics" / "train" / f"{t.name}.json",
+                     args.out / "timings" / f"{t.name}.json")
+        resume_path(args.resume_dir, t.name).unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

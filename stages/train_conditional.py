@@ -4,12 +4,13 @@ import json
 import sys
 from pathlib import Path
 
+from quickdraw_vae.data import load_split
 from quickdraw_vae.errors import QuickdrawError
 from quickdraw_vae.models import config_from_params
 from quickdraw_vae.params import load_params
 from quickdraw_vae.stage import run_main, stage_name, stage_parser
 from quickdraw_vae.tracking import epoch_log_dir
-from quickdraw_vae.training import load_warm_start, save_trained, train_model
+from quickdraw_vae.training import load_warm_start, resume_path, save_trained, train_model
 
 
 def main(argv=None):
@@ -26,9 +27,13 @@ def main(argv=None):
         raise QuickdrawError(f"{args.best}: cannot read the selected model ({type(e).__name__}); run select_best") from None
     cfg = config_from_params(winner, p.models[winner], len(p.data.classes), p.conditional.mode)
     init_from = load_warm_start(args.models / f"{winner}.pt", cfg) if p.conditional.init == "best" else None
-    trained = train_model("conditional", cfg, p.conditional_train, p.runtime, args.data,
+    train, classes = load_split(args.data / "train.npz")
+    validation, _ = load_split(args.data / "validation.npz")
+    trained = train_model("conditional", cfg, p.conditional_train, p.runtime, train, validation, classes,
                           epoch_log_dir(args.out, "conditional"), args.resume_dir, init_from)
-    save_trained(trained, args.out, args.resume_dir)
+    save_trained(trained, args.out / "models" / "conditional.pt", args.out / "metrics" / "train" / "conditional.json",
+                 args.out / "timings" / "conditional.json")
+    resume_path(args.resume_dir, "conditional").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

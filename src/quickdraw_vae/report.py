@@ -1,26 +1,25 @@
-"""The summary table users paste into the README: every model x metric, with the real-data floor."""
+"""The summary of a run (metrics_summary.md: every model x metric, with the real-data floor) and its
+headline figures, from the metrics the earlier stages wrote."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from . import plots
-from .files import write_json, write_text
 from .params import ALL_MODELS, SAMPLE_SETS
 
+# What the report reads: metrics/<name>.json, and metrics/train/<model>.json as "train/<model>".
+SOURCES = ("likelihood", "generation", "classifier_eval", "judge", "best", *(f"train/{m}" for m in ALL_MODELS))
 
-def _read(path: Path) -> dict:
-    return json.loads(path.read_text())
 
-
-def summary(metrics_dir: Path) -> tuple[str, dict[str, dict[str, float]]]:
-    training = {m: _read(metrics_dir / "train" / f"{m}.json") for m in ALL_MODELS}
-    scored = _read(metrics_dir / "likelihood.json")
-    generation = _read(metrics_dir / "generation.json")
-    classified = _read(metrics_dir / "classifier_eval.json")
-    judge = _read(metrics_dir / "judge.json")
-    best = _read(metrics_dir / "best.json")["best"]
+def summary(metrics: dict[str, dict]) -> tuple[str, dict[str, dict[str, float]]]:
+    """metrics_summary.md's text, and the sample-quality table the bar figure draws; `metrics` holds SOURCES."""
+    training = {m: metrics[f"train/{m}"] for m in ALL_MODELS}
+    scored = metrics["likelihood"]
+    generation = metrics["generation"]
+    classified = metrics["classifier_eval"]
+    judge = metrics["judge"]
+    best = metrics["best"]["best"]
     spaces = sorted({k.split(".")[1] for k in generation if k.count(".") == 2})
     real = classified["real_test"]
 
@@ -91,13 +90,11 @@ def _lowest(report: dict) -> str:
     return f"{c} {v:.1%}"
 
 
-def headline(metrics_dir: Path) -> dict:
+def headline(metrics: dict[str, dict]) -> dict:
     """The dozen figures compared across experiments (dvc.yaml's `metrics:`; `dvc metrics show` and
     `dvc exp show` print these), every one a test figure that only reports. The files they come from
     hold the rest."""
-    scored = _read(metrics_dir / "likelihood.json")
-    generation = _read(metrics_dir / "generation.json")
-    classified = _read(metrics_dir / "classifier_eval.json")
+    scored, generation, classified = metrics["likelihood"], metrics["generation"], metrics["classifier_eval"]
     conditional = classified["samples"]["conditional"]
     return {
         "test_neg_elbo": {m: scored[m]["neg_elbo"] for m in ALL_MODELS},
@@ -109,9 +106,6 @@ def headline(metrics_dir: Path) -> dict:
     }
 
 
-def write_report(metrics_dir: Path, out_md: Path, out_png: Path, out_headline: Path) -> None:
-    text, table = summary(metrics_dir)
-    write_json(out_headline, headline(metrics_dir))
-    write_text(out_md, text)
+def quality_figure(path: Path, table: dict[str, dict[str, float]]) -> None:
     metrics = [k for k in next(iter(table.values())) if k.endswith(("FID", "KID", "IS"))]
-    plots.metrics_bars(out_png, table, metrics, "Sample quality per model (floor = real train vs real test)")
+    plots.metrics_bars(path, table, metrics, "Sample quality per model (floor = real train vs real test)")

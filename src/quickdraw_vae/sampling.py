@@ -200,47 +200,35 @@ def baseline_path(samples_npz: Path) -> Path:
     return samples_npz.with_name(samples_npz.stem + "_prior.npz")
 
 
-def sample_models(model_paths: list[Path], train_npz: Path, sp, samples_dir: Path, plots_dir: Path,
-                  threads: int) -> dict:
-    """For each model: the configured samples (`<samples_dir>/<m>.npz`), their grid
-    (`<plots_dir>/<m>_samples.png`), the fitted sampler beside the model, and a baseline set drawn the
-    plain way (z ~ N(0, I), mean pixels) with the same N, labels and seed, so evaluation can say what
-    the sampler itself buys. Every checkpoint is loaded before anything is written; the models come
-    back by name."""
-    from .data import load_split
-    from .models import load_checkpoint
-    from .runtime import seed_everything, setup
+@dataclass
+class SampleSet:
+    """One model's samples as the `sample` stage writes them: the configured draws (`arrays`: images,
+    and labels and classes for a conditional model), the plain-prior baseline with the same N,
+    labels and seed (`baseline`), the fitted sampler, and the grid figure's rows."""
 
-    setup(threads, sp.seed)
-    models = {Path(path): load_checkpoint(path)[0] for path in model_paths}
-    train, classes = load_split(train_npz)
-    for path, model in models.items():
-        seed_everything(sp.seed)  # each model's samples as if it were sampled alone
-        _sample_one(model, path, train, classes, sp, samples_dir / f"{path.stem}.npz",
-                    plots_dir / f"{path.stem}_samples.png")
-    return {path.stem: model for path, model in models.items()}
+    arrays: dict[str, np.ndarray]
+    baseline: dict[str, np.ndarray]
+    sampler: Sampler
+    rows: list[np.ndarray]
+    row_labels: list[str]
+    title: str
 
 
-def _sample_one(model, model_path: Path, train, classes: list[str], sp, out_npz: Path, out_png: Path) -> None:
-    from .files import save_npz
-    from .plots import image_rows
-
+def sample_model(model, name: str, train, classes: list[str], sp) -> SampleSet:
+    """`sample.n` drawings from `model` the way `sample.*` asks, the mixture fitted on `train` (a Split),
+    and the baseline drawn the plain way (z ~ N(0, I), mean pixels), so evaluation can say what the
+    sampler itself buys."""
     sampler = sampler_from_params(sp, model, train.images, train.labels)
-    baseline = Sampler("prior", 1.0, "mean", sp.sharpen)
-    name = model_path.stem
     labels = balanced_labels(sp.n, len(classes)) if model.cfg.conditional else None
     n = sp.n if labels is None else len(labels)
-    plain = generate(model, baseline, n, labels, sp.seed)
+    plain = generate(model, Sampler("prior", 1.0, "mean", sp.sharpen), n, labels, sp.seed)
+    images = generate(model, sampler, n, labels, sp.seed)
     if model.cfg.conditional:
-        images = generate(model, sampler, len(labels), labels, sp.seed)
-        rows = [images[labels.numpy() == c][:12] for c in range(len(classes))]
-        image_rows(out_png, rows, classes, f"{name}: class-conditional samples ({sp.strategy}, {sp.pixels} pixels)")
         arrays = {"images": images, "labels": labels.numpy().astype(np.int64), "classes": np.array(classes)}
+        rows = [images[labels.numpy() == c][:12] for c in range(len(classes))]
+        row_labels, title = list(classes), f"{name}: class-conditional samples ({sp.strategy}, {sp.pixels} pixels)"
     else:
-        images = generate(model, sampler, sp.n, None, sp.seed)
-        image_rows(out_png, [images[r * 12 : (r + 1) * 12] for r in range(6)], [""] * 6,
-                   f"{name}: samples ({sp.strategy}, {sp.pixels} pixels)")
         arrays = {"images": images}
-    save_npz(out_npz, **arrays)
-    save_npz(baseline_path(out_npz), **{**arrays, "images": plain})
-    save_sampler(sampler_path(model_path), sampler)
+        rows, row_labels = [images[r * 12 : (r + 1) * 12] for r in range(6)], [""] * 6
+        title = f"{name}: samples ({sp.strategy}, {sp.pixels} pixels)"
+    return SampleSet(arrays, {**arrays, "images": plain}, sampler, rows, row_labels, title)

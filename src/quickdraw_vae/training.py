@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .data import load_split
+from .data import Split
 from .errors import QuickdrawError
 from .files import atomic_path, write_json
 from .losses import bce, kld
@@ -33,7 +33,7 @@ from .models import (
 )
 from .params import RuntimeParams, TrainParams
 from .runtime import pick_device, setup
-from .tracking import EpochLog, epoch_log_dir
+from .tracking import EpochLog
 
 
 @torch.no_grad()
@@ -98,6 +98,11 @@ def warm_start(model: VAE, trained: VAE, x: torch.Tensor | None = None, y: torch
                 model.embedding.weight[c] = codes[y == c].mean(0).to(model.embedding.weight.device)
 
 
+def resume_path(resume_dir: Path, name: str) -> Path:
+    """Where `fit` keeps a model's training state between epochs; the stage removes it once the model is saved."""
+    return resume_dir / f"{name}.pt"
+
+
 def load_warm_start(path: Path, cfg: ModelConfig) -> VAE:
     """The unconditional checkpoint a conditional model of `cfg` starts from; it must match its architecture."""
     trained, _ = load_checkpoint(path)
@@ -145,7 +150,7 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
     order = torch.Generator().manual_seed(tp.seed)
     state = {"epoch": 0, "history": [], "best_epoch": 0, "best_state": None, "best_val": math.inf, "seconds": 0.0}
-    resume_file = resume_dir / f"{name}.pt" if resume_dir else None
+    resume_file = resume_path(resume_dir, name) if resume_dir else None
     key = _fingerprint(name, cfg, tp, x, y if y is not None else "", xv,
                        *(init_from.state_dict().values() if init_from is not None else ()))
     if resume_file and resume_file.exists():
@@ -238,16 +243,15 @@ class Trained:
     timing: dict
 
 
-def train_model(name: str, cfg: ModelConfig, tp: TrainParams, runtime: RuntimeParams, prepared_dir: Path,
-                log_dir: Path, resume_dir: Path | None = None, init_from: VAE | None = None) -> Trained:
-    """Fit one model on the prepared train split, selecting epochs on validation (test is never read);
-    its checkpoint, metrics and timing. The per-epoch figures go to `log_dir` (DVCLive) as it trains."""
+def train_model(name: str, cfg: ModelConfig, tp: TrainParams, runtime: RuntimeParams, train: Split,
+                validation: Split, classes: list[str], log_dir: Path, resume_dir: Path | None = None,
+                init_from: VAE | None = None) -> Trained:
+    """Fit one model on the training drawings, selecting epochs on validation (test is never seen);
+    its weights, metrics and timing. The per-epoch figures go to `log_dir` (DVCLive) as it trains."""
     setup(runtime.threads, tp.seed)
     device = pick_device(runtime.device)
-    train, classes = load_split(prepared_dir / "train.npz")
-    validation, _ = load_split(prepared_dir / "validation.npz")
     if cfg.conditional and cfg.num_classes != len(classes):
-        raise QuickdrawError(f"{prepared_dir / 'train.npz'}: has {len(classes)} classes, model expects {cfg.num_classes}")
+        raise QuickdrawError(f"the prepared drawings have {len(classes)} classes, the model expects {cfg.num_classes}")
     splits = {"train": (to_tensor(train.images), torch.from_numpy(train.labels)),
               "validation": (to_tensor(validation.images), torch.from_numpy(validation.labels))}
     result = fit(name, cfg, tp, *splits["train"], *splits["validation"], device, resume_dir, init_from,
@@ -262,33 +266,26 @@ def train_model(name: str, cfg: ModelConfig, tp: TrainParams, runtime: RuntimePa
     return Trained(name, result.model.cpu(), classes, metrics, result.history, timing)
 
 
-def save_trained(trained: Trained, out_root: Path, resume_dir: Path | None = None) -> None:
-    """models/<name>.pt, metrics/train/<name>.json and timings/<name>.json."""
-    name = trained.name
-    save_checkpoint(out_root / "models" / f"{name}.pt", trained.model, trained.classes)
-    write_json(out_root / "metrics" / "train" / f"{name}.json", trained.metrics)
-    write_json(out_root / "timings" / f"{name}.json", trained.timing)
-    if resume_dir is not None:
-        (resume_dir / f"{name}.pt").unlink(missing_ok=True)
+def save_trained(trained: Trained, checkpoint: Path, metrics: Path, timing: Path) -> None:
+    save_checkpoint(checkpoint, trained.model, trained.classes)
+    write_json(metrics, trained.metrics)
+    write_json(timing, trained.timing)
 
 
-def train_side_by_side(jobs: dict[str, ModelConfig], tp: TrainParams, runtime: RuntimeParams, prepared_dir: Path,
-                       out_root: Path, resume_dir: Path | None = None) -> dict[str, dict]:
+def train_side_by_side(jobs: dict[str, ModelConfig], tp: TrainParams, runtime: RuntimeParams, train: Split,
+                       validation: Split, classes: list[str], log_dirs: dict[str, Path],
+                       resume_dir: Path | None = None) -> list[Trained]:
     """Train independent unconditional models at once, one process each, `runtime.threads` split among them.
 
     One batch-32 training uses a second thread poorly (docs/performance.md), so on
     2 cores two trainings side by side at 1 thread each finish sooner than one after the other.
-    Results do not depend on the thread count. Nothing is written
-    until every model has trained.
+    Results do not depend on the thread count; the caller writes them once every model has trained.
     """
     from .runtime import run_side_by_side
 
     workers = max(1, min(len(jobs), runtime.threads))
     each = replace(runtime, threads=max(1, runtime.threads // workers))
-    calls = [(name, cfg, tp, each, prepared_dir, epoch_log_dir(out_root, name), resume_dir) for name, cfg in jobs.items()]
-    # This process has only read params so far, so its workers may fork (Linux) rather than spawn.
+    calls = [(name, cfg, tp, each, train, validation, classes, log_dirs[name], resume_dir) for name, cfg in jobs.items()]
+    # This process has only read params and arrays so far, so its workers may fork (Linux) rather than spawn.
     start = "fork" if sys.platform == "linux" else "spawn"
-    trained = run_side_by_side(train_model, calls, workers, start)
-    for t in trained:
-        save_trained(t, out_root, resume_dir)
-    return {t.name: t.metrics for t in trained}
+    return run_side_by_side(train_model, calls, workers, start)
