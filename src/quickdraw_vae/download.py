@@ -27,10 +27,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .npy import HEADER_BYTES, ROW_BYTES, check_bitmap_header, parse_npy_header
 from .errors import QuickdrawError
 from .files import atomic_path
-
+from .npy import HEADER_BYTES, ROW_BYTES, check_bitmap_header, parse_npy_header
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ class HttpClassFile:
 
         def header_ok(body: bytes) -> bool:
             try:
-                self.offset, self.n_rows = self._parse(body)
+                self._parse(body)
             except QuickdrawError:
                 return False
             return True

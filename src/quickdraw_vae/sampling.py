@@ -26,7 +26,6 @@ from .choices import PIXELS, STRATEGIES
 from .errors import QuickdrawError
 
 
-
 @dataclass
 class Sampler:
     strategy: str

@@ -239,7 +239,6 @@ class Trained:
     model: VAE
     classes: list[str]
     metrics: dict
-    history: list[dict]
     timing: dict
 
 
@@ -263,7 +262,7 @@ def train_model(name: str, cfg: ModelConfig, tp: TrainParams, runtime: RuntimePa
     timing = {"train_seconds": round(result.seconds, 2), "train_drawings_per_s": round(result.drawings_per_s, 1),
               "threads": runtime.threads, "device": str(device)}
     # On the CPU, so a worker process can hand it back to the stage without CUDA's IPC.
-    return Trained(name, result.model.cpu(), classes, metrics, result.history, timing)
+    return Trained(name, result.model.cpu(), classes, metrics, timing)
 
 
 def save_trained(trained: Trained, checkpoint: Path, metrics: Path, timing: Path) -> None:
