@@ -144,3 +144,25 @@ def test_resize_conv_has_no_checkerboard_where_the_transposed_convolution_has_on
         smooth = tail["resize_conv"](flat)[0, 0, 4:24, 4:24]
     assert checker.std() > 1e-3 and torch.allclose(checker[::2, ::2], checker[::2, ::2][0, 0].expand(10, 10))
     assert smooth.std() < 1e-5
+
+
+@pytest.mark.parametrize("readout", ["last", "rows", "pool"])
+def test_stacked_gru_reads_every_row_with_each_readout(readout):
+    torch.manual_seed(0)
+    cfg = ModelConfig("rnn", **SMALL, rnn_readout=readout, rnn_layers=2, rnn_row_features=5)
+    model = VAE(cfg).eval()
+    assert model.encoder.gru.num_layers == 2
+    assert model.encoder.out_dim == {"last": 16, "rows": 28 * 5, "pool": 48}[readout]
+    x = torch.zeros(1, 1, 28, 28)
+    moved = x.clone()
+    moved[0, 0, 13, 5] = 1.0  # one pixel in a middle row reaches the code
+    assert not torch.allclose(model.encode(x)[0], model.encode(moved)[0])
+
+
+def test_checkpoints_without_rnn_depth_keys_load_as_one_layer_of_32_row_features(tmp_path):
+    save_checkpoint(tmp_path / "m.pt", VAE(ModelConfig("rnn", **SMALL, rnn_readout="rows")), ["a", "b"])
+    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    del payload["config"]["rnn_layers"], payload["config"]["rnn_row_features"]
+    torch.save(payload, tmp_path / "old.pt")
+    cfg = load_checkpoint(tmp_path / "old.pt")[0].cfg
+    assert (cfg.rnn_layers, cfg.rnn_row_features) == (1, 32)

@@ -18,7 +18,6 @@ from .choices import CONDITIONAL_MODES, DECODER_OUTPUTS, ENCODERS, RNN_READOUTS
 from .errors import QuickdrawError
 
 COND_MODES = ("none", *CONDITIONAL_MODES)
-ROW_FEATURES = 32  # per row with the `rows` readout: 28 x 32 numbers, near the CNN's 7 x 7 x 32
 CHECKPOINT_FORMAT = 1
 
 
@@ -42,6 +41,10 @@ class ModelConfig:
     rnn_readout: str = "last"
     # The decoder's last step; "transpose" (the study's) is what checkpoints without the key used.
     decoder_output: str = "transpose"
+    # Stacked bi-GRU layers, and the features each row keeps with the `rows` readout (28 x 32 numbers
+    # by default, near the CNN's 7 x 7 x 32). Checkpoints without the keys used 1 and 32.
+    rnn_layers: int = 1
+    rnn_row_features: int = 32
 
     def __post_init__(self):
         if self.decoder_output not in DECODER_OUTPUTS:
@@ -79,14 +82,14 @@ class RowGRUEncoder(nn.Module):
         super().__init__()
         h = cfg.rnn_hidden
         self.readout = cfg.rnn_readout
-        self.gru = nn.GRU(28, h, batch_first=True, bidirectional=True)
+        self.gru = nn.GRU(28, h, num_layers=cfg.rnn_layers, batch_first=True, bidirectional=True)
         if self.readout == "rows":
-            self.rows = nn.Sequential(nn.LayerNorm(2 * h), nn.Linear(2 * h, ROW_FEATURES), nn.SiLU())
-        self.out_dim = {"last": 2 * h, "rows": 28 * ROW_FEATURES, "pool": 6 * h}[self.readout]
+            self.rows = nn.Sequential(nn.LayerNorm(2 * h), nn.Linear(2 * h, cfg.rnn_row_features), nn.SiLU())
+        self.out_dim = {"last": 2 * h, "rows": 28 * cfg.rnn_row_features, "pool": 6 * h}[self.readout]
 
     def forward(self, x):
-        outputs, last = self.gru(x.reshape(-1, 28, 28))  # outputs: (B, 28, 2H); last: (2, B, H)
-        final = torch.cat([last[0], last[1]], dim=1)
+        outputs, last = self.gru(x.reshape(-1, 28, 28))  # outputs: (B, 28, 2H); last: (2 x layers, B, H)
+        final = torch.cat([last[-2], last[-1]], dim=1)  # the top layer's two directions
         if self.readout == "last":
             return final
         if self.readout == "rows":
@@ -273,5 +276,7 @@ def config_from_params(name: str, mp, num_classes: int = 0, cond_mode: str = "no
     encoder = {"rnn_cnn": "rnn", "cnn_cnn": "cnn"}.get(name)
     if encoder is None:
         raise QuickdrawError(f"unknown model {name!r} (rnn_cnn, cnn_cnn)")
+    rnn = encoder == "rnn"
     return ModelConfig(encoder, mp.latent, mp.channels, mp.hidden, mp.rnn_hidden, mp.dropout, num_classes, cond_mode,
-                       mp.fine_channels, mp.rnn_readout if encoder == "rnn" else "last", mp.decoder_output)
+                       mp.fine_channels, mp.rnn_readout if rnn else "last", mp.decoder_output,
+                       mp.rnn_layers if rnn else 1, mp.rnn_row_features if rnn else 32)

@@ -58,7 +58,9 @@ class ModelParams:
     fine_channels: int = _at_least(1)
     hidden: int = _at_least(1)
     rnn_hidden: int = _at_least(1)
-    rnn_readout: Literal[RNN_READOUTS]  # ignored by the CNN encoder
+    rnn_readout: Literal[RNN_READOUTS]  # rnn_*: ignored by the CNN encoder
+    rnn_layers: int = _between(1, 4)
+    rnn_row_features: int = _at_least(1)
     decoder_output: Literal[DECODER_OUTPUTS]
     dropout: float = _between(0.0, 0.9)
 
