@@ -2,6 +2,7 @@
 reported up to date after that module changed (a stale result)."""
 
 import sys
+from pathlib import Path
 
 from conftest import REPO
 
@@ -67,3 +68,25 @@ def test_no_import_circle_in_the_package():
     for module in sorted(graph):
         if module not in state:
             visit(module, [])
+
+
+def test_every_stage_imports_the_package_of_the_checkout_it_runs_in(tmp_path):
+    """`dvc exp run --queue` runs stages in a temporary copy of the repository; the editable install
+    points at the workspace's src/, so without the stage's own src/ first a queued experiment would run
+    the workspace's code and record the copy's hashes."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from conftest import copy_repo
+
+    copy = copy_repo(tmp_path)
+    (copy / "src" / "quickdraw_vae" / "__init__.py").write_text("raise SystemExit('the copy imported its own package')\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # `python` = this venv's, as under dvc
+    stages = yaml.safe_load((copy / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        run = subprocess.run(stage["cmd"], shell=True, cwd=copy, capture_output=True, text=True, env=env)
+        assert "the copy imported its own package" in run.stderr, f"{name}: {run.stderr[-300:]}"

@@ -68,7 +68,7 @@ def code_deps(script: Path) -> set[str]:
 
 def stage_scripts(dvc_yaml: Path = REPO / "dvc.yaml") -> dict[str, Path]:
     stages = yaml.safe_load(dvc_yaml.read_text())["stages"]
-    return {name: REPO / stage["cmd"].split()[1] for name, stage in stages.items()}
+    return {name: REPO / next(w for w in stage["cmd"].split() if w.endswith(".py")) for name, stage in stages.items()}
 
 
 def drift(dvc_yaml: Path = REPO / "dvc.yaml") -> dict[str, tuple[list[str], list[str]]]:
