@@ -105,13 +105,14 @@ def experiment_metrics(rev: str, paths=DETAIL_FILES, repo: str | None = None) ->
     import json
 
     import dvc.api
+    from dvc.exceptions import PathMissingError
 
     out = {}
     for path in paths:
         try:
             tree = json.loads(dvc.api.read(path, rev=rev, repo=repo))
-        except FileNotFoundError:
-            continue  # a file this experiment's stages did not write (a target before `evaluate`)
+        except (FileNotFoundError, PathMissingError):
+            continue  # a file this experiment's stages did not write (a target before `evaluate`; a running one)
         out.update({f"{path}:{key}": value for key, value in _flatten(tree).items()})
     return out
 
