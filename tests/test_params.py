@@ -54,12 +54,10 @@ def test_quick_never_raises_the_training_count(base_params):
     assert parse_params(base_params).resolved().data.train_per_class == 640
 
 
-def test_warm_start_needs_the_add_or_shift_mode(base_params):
-    base_params["conditional"].update(init="best", mode="concat")
-    with pytest.raises(QuickdrawError, match="conditional.init best needs conditional.mode add or shift"):
-        parse_params(base_params)
-    base_params["conditional"]["init"] = "scratch"
-    parse_params(base_params)
+@pytest.mark.parametrize("mode", ["add", "shift", "concat", "cvae"])
+def test_every_conditional_mode_can_start_from_the_selected_model(base_params, mode):
+    base_params["conditional"].update(init="best", mode=mode)
+    assert parse_params(base_params).conditional.mode == mode
 
 
 def test_conditional_training_epochs_follow_its_init(base_params):

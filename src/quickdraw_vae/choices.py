@@ -5,7 +5,6 @@ ENCODERS = ("rnn", "cnn")
 RNN_READOUTS = ("last", "rows", "pool")  # models.RowGRUEncoder
 DECODER_OUTPUTS = ("transpose", "transpose_conv", "resize_conv")  # models.Decoder
 CONDITIONAL_MODES = ("add", "shift", "concat", "cvae")  # models.VAE
-WARM_STARTABLE_MODES = ("add", "shift")  # the decoder keeps its input width, so a trained one can start it
 CONDITIONAL_INITS = ("best", "scratch")
 STRATEGIES = ("prior", "temperature", "gmm")  # sampling.Sampler
 PIXELS = ("mean", "sharpened", "bernoulli")

@@ -23,7 +23,6 @@ from .choices import (
     PIXELS,
     RNN_READOUTS,
     STRATEGIES,
-    WARM_STARTABLE_MODES,
 )
 from .errors import QuickdrawError
 
@@ -242,10 +241,6 @@ def _check(params: Params) -> None:
         raise QuickdrawError("params.yaml: data.classes must list at least two distinct classes")
     if set(params.models) != set(MODEL_NAMES):
         raise QuickdrawError(f"params.yaml: models must have exactly the keys {', '.join(MODEL_NAMES)}")
-    if params.conditional.init == "best" and params.conditional.mode not in WARM_STARTABLE_MODES:
-        raise QuickdrawError(f"params.yaml: conditional.init best needs conditional.mode "
-                             f"{' or '.join(WARM_STARTABLE_MODES)} (the others change layer shapes); "
-                             "use conditional.init scratch")
     for name in params.evaluate.feature_extractors:
         if name not in FEATURE_EXTRACTORS:
             raise QuickdrawError(f"params.yaml: evaluate.feature_extractors has unknown extractor {name!r} "
