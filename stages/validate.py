@@ -1,13 +1,14 @@
 """Stage `validate`: every model's samples against the validation drawings (sketch IS, FID, KID; the
-judge's per-class view of the conditional samples) and the judge on each model's reconstructions of
-them. The figures every sampling choice is made on; test drawings are never read here."""
+judge's per-class view of the conditional samples; the copy check, held-out drawings = validation) and
+the judge on each model's reconstructions of them. The figures every sampling choice is made on; test
+drawings are never read here."""
 
 import sys
 
 from quickdraw_vae.data import load_split
 from quickdraw_vae.files import write_json
 from quickdraw_vae.judge import classify_samples, load_judge, reconstructions_recognised
-from quickdraw_vae.metrics import evaluate_generation
+from quickdraw_vae.metrics import copy_check, evaluate_generation
 from quickdraw_vae.models import load_checkpoint
 from quickdraw_vae.params import ALL_MODELS, load_params
 from quickdraw_vae.runtime import setup
@@ -29,6 +30,8 @@ def main(argv=None):
     n = min(p.evaluate.n, len(validation.images))
     generation = evaluate_generation({m: images for m, (images, _) in samples.items()}, validation.images,
                                      train.images, p.evaluate, judge_path, n, "data/prepared/validation.npz")
+    generation["copies"] = copy_check({m: images for m, (images, _) in samples.items()}, train.images,
+                                      validation.images)
     models = {m: load_checkpoint(args.out / "models" / f"{m}.pt")[0] for m in ALL_MODELS}
     pixels = pixel_mapping(p.sample)
     recognised = reconstructions_recognised(judge, models, validation.images, validation.labels, classes, pixels,

@@ -65,6 +65,8 @@ def test_metrics_have_every_figure(tiny_repo):
     assert validation["generation"]["n"] == 25 and "conditional" in validation["judge"]  # all 5 x 5 validation drawings
     reference = validation["generation"]["train_reference"]
     assert reference["n"] == 60 and set(reference) == {"n", "rnn_cnn", "cnn_cnn", "conditional"}  # all 60 samples
+    held_out_copies = validation["generation"]["copies"]  # the sampler's copy check, on validation drawings
+    assert all(0 <= held_out_copies[m]["share_closer"] <= 1 for m in ("rnn_cnn", "cnn_cnn", "conditional"))
     summary = (repo / "metrics/metrics_summary.md").read_text()
     assert "Reconstructions the judge recognises" in summary and "| sketch FID (N) |" in summary
     per_class = json.loads((repo / "metrics/generation.json").read_text())["conditional_per_class"]
