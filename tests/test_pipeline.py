@@ -245,6 +245,9 @@ def test_verdict_over_two_seeds_is_inconclusive_and_matches_what_dvc_reports(tin
               ["metrics/generation.json:cnn_cnn.sketch.fid"] for n in ("t-seed0", "t-seed1")]
     row = next(line for line in table.splitlines() if line.startswith("| cnn_cnn.sketch.fid"))
     assert row.split("|")[3].strip() == ", ".join(f"{v:.4g}" for v in values)
+    for target in ("reconstructions.rnn_cnn.accuracy", "samples.conditional.min_class_accuracy",
+                   "copies.conditional.share_closer", "train_reference.cnn_cnn.fid"):  # the issues' targets, per seed
+        assert any(line.startswith(f"| {target} |") for line in table.splitlines()), target
     assert result.returncode == 0
 
 

@@ -241,6 +241,10 @@ def analyse(runs: dict[str, dict], classes: list[str]) -> tuple[str, list[dict]]
     lines += ["## Every model x metric (mean ± std over seeds; per-seed values)", "", "| metric | mean ± std | per seed |", "|---|---|---|"]
     keys = [("metrics/likelihood.json", f"{m}.{k}") for m in ALL_MODELS for k in ("neg_elbo", "bce", "kld", "iwae_nll")]
     keys += [("metrics/generation.json", f"{m}.{space}.{k}") for m in (*SAMPLE_SETS, "real_floor") for k in ("is", "fid", "kid")]
+    keys += [("metrics/generation.json", f"train_reference.{m}.fid") for m in ALL_MODELS]
+    keys += [("metrics/generation.json", f"copies.{m}.share_closer") for m in ALL_MODELS]
+    keys += [(judged, f"reconstructions.{m}.accuracy") for m in ALL_MODELS]
+    keys += [(judged, f"samples.conditional.{k}") for k in ("accuracy", "min_class_accuracy")]
     for path, key in keys:
         v = get(path, key)
         lines.append(f"| {key} | {_ms(v)} | {', '.join(f'{x:.4g}' for x in v)} |")
