@@ -41,7 +41,7 @@ def test_quick_applies_the_profile_from_params(base_params):
     params = parse_params(base_params).resolved()
     profile = base_params["quick_profile"]
     assert params.data.train_per_class == min(base_params["data"]["train_per_class"], profile["max_train_per_class"])
-    assert params.train.epochs == profile["epochs"]
+    assert params.train.epochs == profile["epochs"] and params.train.kl_warmup_epochs == profile["kl_warmup_epochs"]
     assert params.train.batch_size == profile["batch_size"]
     assert params.conditional.epochs == profile["conditional_epochs"]
     assert params.judge.epochs == profile["judge_epochs"]

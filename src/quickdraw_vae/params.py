@@ -85,6 +85,7 @@ class RuntimeParams:
 class QuickProfile:
     max_train_per_class: int = _at_least(1)
     epochs: int = _at_least(1)
+    kl_warmup_epochs: int = _at_least(0)
     iwae_k: int = _at_least(1)
     conditional_epochs: int = _at_least(1)
     judge_epochs: int = _at_least(1)
@@ -168,7 +169,7 @@ class Params:
         return replace(
             self,
             data=replace(self.data, train_per_class=min(self.data.train_per_class, q.max_train_per_class)),
-            train=replace(self.train, epochs=q.epochs, batch_size=q.batch_size),
+            train=replace(self.train, epochs=q.epochs, kl_warmup_epochs=q.kl_warmup_epochs, batch_size=q.batch_size),
             judge=replace(self.judge, epochs=q.judge_epochs),
             evaluate=replace(self.evaluate, iwae_k=q.iwae_k),
             conditional=replace(self.conditional, epochs=q.conditional_epochs),
