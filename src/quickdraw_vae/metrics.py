@@ -166,15 +166,15 @@ def nearest_distances(queries: np.ndarray, references: np.ndarray, chunk: int = 
     return np.concatenate(dists), np.concatenate(index)
 
 
-def copy_check(samples: dict[str, np.ndarray], train: np.ndarray, test: np.ndarray, quantile: float = 0.05) -> dict:
+def copy_check(samples: dict[str, np.ndarray], train: np.ndarray, held_out: np.ndarray, quantile: float = 0.05) -> dict:
     """Does a model return its training drawings? Each sample's distance to its nearest training drawing,
-    against the same distance for real test drawings (which were never trained on): the share of samples
-    closer to a training drawing than all but `quantile` of the test drawings are. A model that draws
-    new drawings shows about `quantile`; one that copies shows far more."""
-    test_d, _ = nearest_distances(test, train)
-    threshold = float(np.quantile(test_d, quantile))
+    against the same distance for real held-out drawings (test, or validation where choices are made;
+    never trained on): the share of samples closer to a training drawing than all but `quantile` of the
+    held-out drawings are. A model that draws new drawings shows about `quantile`; one that copies, far more."""
+    held_out_d, _ = nearest_distances(held_out, train)
+    threshold = float(np.quantile(held_out_d, quantile))
     out = {"threshold": round(threshold, 4), "quantile": quantile,
-           "test_median": round(float(np.median(test_d)), 4)}
+           "held_out_median": round(float(np.median(held_out_d)), 4)}
     for name, images in samples.items():
         d, _ = nearest_distances(images, train)
         out[name] = {"share_closer": round(float((d < threshold).mean()), 4), "median": round(float(np.median(d)), 4)}

@@ -65,7 +65,7 @@ def summary(metrics: dict[str, dict]) -> tuple[str, dict[str, dict[str, float]]]
     if copies:
         lines += ["", "## No copies", "",
                   f"Share of samples closer (pixel distance) to a training drawing than {1 - copies['quantile']:.0%} of the "
-                  f"real test drawings are (threshold {copies['threshold']:.2f}; test drawings' median {copies['test_median']:.2f}). "
+                  f"real test drawings are (threshold {copies['threshold']:.2f}; test drawings' median {copies['held_out_median']:.2f}). "
                   f"A model that draws new drawings shows about {copies['quantile']:.0%}; one that copies, far more.", "",
                   "| model | share closer | median distance |", "|---|---|---|"]
         lines += [f"| {m} | {copies[m]['share_closer']:.1%} | {copies[m]['median']:.2f} |" for m in ALL_MODELS if m in copies]
