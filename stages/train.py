@@ -9,7 +9,7 @@ from quickdraw_vae.models import config_from_params
 from quickdraw_vae.params import MODEL_NAMES, load_params
 from quickdraw_vae.stage import run_main, stage_name, stage_parser
 from quickdraw_vae.tracking import epoch_log_dir
-from quickdraw_vae.training import resume_path, save_trained, train_side_by_side
+from quickdraw_vae.training import save_trained, train_side_by_side
 
 
 def main(argv=None):
@@ -26,8 +26,7 @@ def main(argv=None):
                                  {name: epoch_log_dir(args.out, name) for name in jobs}, args.resume_dir)
     for t in trained:  # nothing is written before every model has trained
         save_trained(t, args.out / "models" / f"{t.name}.pt", args.out / "metrics" / "train" / f"{t.name}.json",
-                     args.out / "timings" / f"{t.name}.json")
-        resume_path(args.resume_dir, t.name).unlink(missing_ok=True)
+                     args.out / "timings" / f"{t.name}.json", args.resume_dir)
 
 
 if __name__ == "__main__":

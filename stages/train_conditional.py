@@ -10,7 +10,7 @@ from quickdraw_vae.models import config_from_params
 from quickdraw_vae.params import load_params
 from quickdraw_vae.stage import run_main, stage_name, stage_parser
 from quickdraw_vae.tracking import epoch_log_dir
-from quickdraw_vae.training import load_warm_start, resume_path, save_trained, train_model
+from quickdraw_vae.training import load_warm_start, save_trained, train_model
 
 
 def main(argv=None):
@@ -32,8 +32,7 @@ def main(argv=None):
     trained = train_model("conditional", cfg, p.conditional_train, p.runtime, train, validation, classes,
                           epoch_log_dir(args.out, "conditional"), args.resume_dir, init_from)
     save_trained(trained, args.out / "models" / "conditional.pt", args.out / "metrics" / "train" / "conditional.json",
-                 args.out / "timings" / "conditional.json")
-    resume_path(args.resume_dir, "conditional").unlink(missing_ok=True)
+                 args.out / "timings" / "conditional.json", args.resume_dir)
 
 
 if __name__ == "__main__":

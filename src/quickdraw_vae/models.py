@@ -276,7 +276,8 @@ def config_from_params(name: str, mp, num_classes: int = 0, cond_mode: str = "no
     encoder = {"rnn_cnn": "rnn", "cnn_cnn": "cnn"}.get(name)
     if encoder is None:
         raise QuickdrawError(f"unknown model {name!r} (rnn_cnn, cnn_cnn)")
-    rnn = encoder == "rnn"
+    # The CNN encoder reads no rnn_* key: its config keeps their defaults, as its checkpoints always have.
+    rnn = (dict(rnn_readout=mp.rnn_readout, rnn_layers=mp.rnn_layers, rnn_row_features=mp.rnn_row_features)
+           if encoder == "rnn" else {})
     return ModelConfig(encoder, mp.latent, mp.channels, mp.hidden, mp.rnn_hidden, mp.dropout, num_classes, cond_mode,
-                       mp.fine_channels, mp.rnn_readout if rnn else "last", mp.decoder_output,
-                       mp.rnn_layers if rnn else 1, mp.rnn_row_features if rnn else 32)
+                       fine_channels=mp.fine_channels, decoder_output=mp.decoder_output, **rnn)

@@ -76,9 +76,9 @@ def warm_start(model: VAE, trained: VAE, x: torch.Tensor | None = None, y: torch
 
     `concat` and `cvae` read the label through new input columns, zero at the start, so the model
     begins exactly as the trained one. `shift` measures the encoder's codes from that mean, so the
-    decoder still sees the old codes and every reconstruction is unchanged. `add` starts with the class mean counted twice (once in
-    the code, once in the label): to reconstruct, the encoder must learn to leave the class to the
-    label, which is what makes the decoder draw by class. Measured (8 epochs, offline data, one judge):
+    decoder still sees the old codes and every reconstruction is unchanged. `add` starts with the
+    class mean counted twice (once in the code, once in the label): to reconstruct, the encoder must
+    learn to leave the class to the label, which is what makes the decoder draw by class. Measured (8 epochs, offline data, one judge):
     judge accuracy on its samples 88% vs 85% with a zero embedding and 83% with `shift` (90% from
     scratch; README, "Conditional model: fine-tuned or from scratch").
     """
@@ -113,7 +113,7 @@ def _widened(trained: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def resume_path(resume_dir: Path, name: str) -> Path:
-    """Where `fit` keeps a model's training state between epochs; the stage removes it once the model is saved."""
+    """Where `fit` keeps a model's training state between epochs; `save_trained` removes it."""
     return resume_dir / f"{name}.pt"
 
 
@@ -279,10 +279,13 @@ def train_model(name: str, cfg: ModelConfig, tp: TrainParams, runtime: RuntimePa
     return Trained(name, result.model.cpu(), classes, metrics, timing)
 
 
-def save_trained(trained: Trained, checkpoint: Path, metrics: Path, timing: Path) -> None:
+def save_trained(trained: Trained, checkpoint: Path, metrics: Path, timing: Path, resume_dir: Path | None) -> None:
+    """Write what was trained; its resume file (in `resume_dir`) has served and goes."""
     save_checkpoint(checkpoint, trained.model, trained.classes)
     write_json(metrics, trained.metrics)
     write_json(timing, trained.timing)
+    if resume_dir is not None:
+        resume_path(resume_dir, trained.name).unlink(missing_ok=True)
 
 
 def train_side_by_side(jobs: dict[str, ModelConfig], tp: TrainParams, runtime: RuntimeParams, train: Split,
