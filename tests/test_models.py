@@ -1,5 +1,7 @@
 import math
 
+import numpy as np
+
 import pytest
 import torch
 from torch import nn
@@ -28,6 +30,19 @@ def test_conditional_decoder_depends_on_the_label():
     z = torch.zeros(2, 4)
     out = model.decode(z, torch.tensor([0, 1]))
     assert not torch.allclose(out[0], out[1])
+
+
+@pytest.mark.parametrize("mode", ["add", "shift", "concat", "cvae"])
+def test_class_scale_multiplies_the_class_embedding_the_decoder_sees(mode):
+    torch.manual_seed(0)
+    model = VAE(ModelConfig("cnn", **SMALL, num_classes=5, cond_mode=mode)).eval()
+    z, y = torch.randn(2, 4), torch.tensor([0, 3])
+    assert torch.equal(model.decode(z, y, 1.0), model.decode(z, y))
+    # scale 0: the class no longer reaches the decoder
+    assert torch.allclose(model.decode(z, y, 0.0), model.decode(z, torch.tensor([1, 1]), 0.0))
+    if mode in ("add", "shift"):
+        assert torch.allclose(model.decode(z, y, 2.0), model.decode(z + model.embedding(y), y), atol=1e-6)
+    assert not torch.allclose(model.decode(z, y, 1.5), model.decode(z, y))
 
 
 def test_kl_of_the_prior_is_zero_and_grows_with_distance():
@@ -166,3 +181,21 @@ def test_checkpoints_without_rnn_depth_keys_load_as_one_layer_of_32_row_features
     torch.save(payload, tmp_path / "old.pt")
     cfg = load_checkpoint(tmp_path / "old.pt")[0].cfg
     assert (cfg.rnn_layers, cfg.rnn_row_features) == (1, 32)
+
+
+def test_sampler_file_keeps_the_class_scale_and_older_files_load_as_the_model_as_trained(tmp_path):
+    from quickdraw_vae.sampling import Sampler, generate, load_sampler, save_sampler
+
+    torch.manual_seed(0)
+    model = VAE(ModelConfig("cnn", **SMALL, num_classes=5, cond_mode="add")).eval()
+    save_sampler(tmp_path / "s.pt", Sampler("temperature", 0.7, "mean", 1.0, class_scale=1.5))
+    loaded = load_sampler(tmp_path / "s.pt")
+    assert loaded.class_scale == 1.5
+    labels = torch.tensor([0, 1, 2, 3, 4])
+    as_trained = generate(model, Sampler("temperature", 0.7, "mean", 1.0), 5, labels, seed=0)
+    assert not np.array_equal(generate(model, loaded, 5, labels, seed=0), as_trained)
+
+    state = loaded.state()
+    del state["class_scale"]
+    torch.save(state, tmp_path / "old.pt")
+    assert np.array_equal(generate(model, load_sampler(tmp_path / "old.pt"), 5, labels, seed=0), as_trained)

@@ -22,6 +22,7 @@ def test_committed_params_parse(base_params):
         ("data", "colour", "red", "unknown key data.colour"),
         ("conditional", "init", "pretrained", "conditional.init must be one of best, scratch"),
         ("judge", "width", 0, "judge.width must be >= 1"),
+        ("sample", "class_scale", -0.5, "sample.class_scale must be >= 0.0"),
     ],
 )
 def test_bad_params_name_the_key(base_params, section, key, value, message):

@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--strategy", choices=STRATEGIES)
     s.add_argument("--temperature", type=float)
     s.add_argument("--pixels", choices=PIXELS)
+    s.add_argument("--class-scale", type=float, help="conditional models: the class embedding times this (1: as trained)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", type=Path, required=True, help=".npz with images uint8 (N, 28, 28) [and labels]")
     s.add_argument("--png", type=Path, help="also write a grid of the drawings")
@@ -88,7 +89,7 @@ def cmd_sample(args) -> None:
     classes = payload["classes"]
     sampler = load_sampler(sampler_path(args.model)) or Sampler("prior", 1.0, "mean", 1.0)
     overrides = {k: v for k, v in (("strategy", args.strategy), ("temperature", args.temperature),
-                                   ("pixels", args.pixels)) if v is not None}
+                                   ("pixels", args.pixels), ("class_scale", args.class_scale)) if v is not None}
     if overrides.get("strategy") == "gmm" and not sampler.gmm:
         raise QuickdrawError(f"{sampler_path(args.model)}: no fitted mixture beside the model; run the sample stage")
     sampler = replace(sampler, **overrides)

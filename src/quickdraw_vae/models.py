@@ -217,12 +217,15 @@ class VAE(nn.Module):
             mu = mu - self._label(y)
         return mu, logvar
 
-    def decode(self, z, y=None):
+    def decode(self, z, y=None, class_scale: float = 1.0):
+        """Logits of the drawings of codes `z` (of classes `y`). `class_scale` multiplies the class
+        embedding the decoder sees: 1 is the model as trained; above 1 stresses the class, as
+        guidance does in diffusion models (sample.class_scale)."""
         mode = self.cfg.cond_mode
         if mode in ("add", "shift"):
-            z = z + self._label(y)
+            z = z + class_scale * self._label(y)
         elif mode in ("concat", "cvae"):
-            z = torch.cat([z, self._label(y)], dim=1)
+            z = torch.cat([z, class_scale * self._label(y)], dim=1)
         return self.decoder(z)
 
     def forward(self, x, y=None):

@@ -109,6 +109,7 @@ class SampleParams:
     gmm_components: int = _at_least(1)
     pixels: Literal[PIXELS]
     sharpen: float = _between(0.1, 100.0)
+    class_scale: float = _between(0.0, 10.0)
     seed: int = _at_least(0)
 
 

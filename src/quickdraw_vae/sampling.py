@@ -6,6 +6,8 @@ Latent strategies (`sample.strategy`):
 - `gmm`: a Gaussian mixture fitted (scikit-learn) to the encoded training drawings, per class for a
   conditional model, sampled with its component covariances scaled by T^2. It follows the
   aggregate posterior, which the prior only approximates.
+Class scale (`sample.class_scale`, conditional models): the class embedding is multiplied by it before
+decoding; above 1 the drawings lean toward what sets their class apart (docs/decisions.md I).
 Pixel mappings (`sample.pixels`), never a hidden post-process:
 - `mean`: sigmoid(logits) * 255, the decoder's expected pixel;
 - `sharpened`: sigmoid(k * logits) * 255, k = `sample.sharpen`, crisper strokes;
@@ -34,6 +36,7 @@ class Sampler:
     sharpen: float
     # Per class (one "class" for an unconditional model): weights (C, K), means (C, K, L), chol (C, K, L, L).
     gmm: dict[str, torch.Tensor] = field(default_factory=dict)
+    class_scale: float = 1.0  # sampler files written before it existed load as the model as trained
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -67,7 +70,7 @@ class Sampler:
 
     def state(self) -> dict:
         return {"strategy": self.strategy, "temperature": self.temperature, "pixels": self.pixels,
-                "sharpen": self.sharpen, "gmm": dict(self.gmm)}
+                "sharpen": self.sharpen, "gmm": dict(self.gmm), "class_scale": self.class_scale}
 
 
 def fit_gmm(z: np.ndarray, groups: np.ndarray, components: int, seed: int) -> dict[str, torch.Tensor]:
@@ -147,7 +150,8 @@ def generate(model, sampler: Sampler, n: int, labels: torch.Tensor | None, seed:
     out = []
     for i in range(0, n, batch):
         yb = None if labels is None else labels[i : i + batch].to(device)
-        logits = model.decode(z[i : i + batch].to(device), yb).cpu()
+        logits = (model.decode(z[i : i + batch].to(device)) if yb is None
+                  else model.decode(z[i : i + batch].to(device), yb, sampler.class_scale)).cpu()
         out.append(sampler.pixels_from_logits(logits, gen))
     return np.concatenate(out)
 
@@ -175,7 +179,7 @@ def sampler_from_params(sp, model, train_images: np.ndarray, train_labels: np.nd
         z = encode_means(model, to_tensor(train_images), torch.from_numpy(train_labels) if cond else None)
         groups = train_labels if cond else np.zeros(len(z), dtype=np.int64)
         gmm = fit_gmm(z, groups, sp.gmm_components, sp.seed)
-    return Sampler(sp.strategy, sp.temperature, sp.pixels, sp.sharpen, gmm)
+    return Sampler(sp.strategy, sp.temperature, sp.pixels, sp.sharpen, gmm, sp.class_scale)
 
 
 def load_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:

@@ -1,0 +1,120 @@
+"""The conditional model's sampler settings, compared on validation over several trained seeds.
+
+    python tools/sampler_study.py --prefix verdict-seed --setting 0.7:1.0:20 --setting 0.7:1.25:20 ...
+
+Each `--setting` is temperature:class_scale:gmm_components. For every DVC experiment whose name starts
+with `--prefix` (the runs `make verdict` leaves, one per seed), the experiment's own conditional model,
+judge and prepared drawings are read with `dvc.api` at its commit, and each setting draws `sample.n`
+class-conditional samples with that experiment's `sample.*` params otherwise. Per setting, the mean
+and standard error over the experiments of: the judge's accuracy and its weakest class, the copy
+share (closer to a training drawing than 95% of the validation drawings are) and the sketch FID
+against the training drawings, each as the `validate` stage defines it. Test drawings are not read.
+A sampler setting does not retrain anything, so the seeds' spread here is the models' spread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from quickdraw_vae.data import load_split
+from quickdraw_vae.judge import classify_samples, load_judge
+from quickdraw_vae.metrics import copy_check, train_reference
+from quickdraw_vae.models import load_checkpoint
+from quickdraw_vae.params import parse_params
+from quickdraw_vae.sampling import balanced_labels, generate, sampler_from_params
+
+
+def _setting(text: str) -> tuple[float, float, int]:
+    try:
+        temperature, scale, components = text.split(":")
+        return float(temperature), float(scale), int(components)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected temperature:class_scale:components") from None
+
+
+def _fetch(rev: str, folder: Path) -> None:
+    import dvc.api
+
+    for path in ("models/conditional.pt", "models/judge.pt", "data/prepared/train.npz",
+                 "data/prepared/validation.npz", "params.yaml"):
+        target = folder / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with dvc.api.open(path, rev=rev, mode="rb") as f:
+            target.write_bytes(f.read())
+
+
+def score_experiment(folder: Path, settings: list[tuple[float, float, int]]) -> list[dict]:
+    import yaml
+
+    raw = yaml.safe_load((folder / "params.yaml").read_text())
+    raw["sample"].setdefault("class_scale", 1.0)  # experiments from before the key: the model as trained
+    p = parse_params(raw)
+    train, _ = load_split(folder / "data/prepared/train.npz")
+    validation, _ = load_split(folder / "data/prepared/validation.npz")
+    model, payload = load_checkpoint(folder / "models/conditional.pt")
+    judge_path = folder / "models/judge.pt"
+    judge, classes = load_judge(judge_path)
+    labels = balanced_labels(p.sample.n, len(classes))
+    out = []
+    for temperature, scale, components in settings:
+        sp = replace(p.sample, temperature=temperature, class_scale=scale, gmm_components=components)
+        images = generate(model, sampler_from_params(sp, model, train.images, train.labels), len(labels), labels,
+                          sp.seed)
+        judged = classify_samples(judge, {"conditional": (images, labels.numpy())}, classes)["conditional"]
+        copies = copy_check({"conditional": images}, train.images, validation.images)["conditional"]
+        fid = train_reference({"conditional": images}, train.images, judge_path, p.evaluate)["conditional"]["fid"]
+        out.append({"judge": judged["accuracy"], "weakest": judged["min_class_accuracy"],
+                    "copies": copies["share_closer"], "fid": fid})
+    return out
+
+
+def main() -> int:
+    import dvc.api
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--prefix", required=True, help="experiment names starting with this (one per seed)")
+    ap.add_argument("--setting", action="append", type=_setting, required=True,
+                    help="temperature:class_scale:gmm_components (repeat)")
+    ap.add_argument("--all-commits", action="store_true", help="experiments of every commit, not only of HEAD")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = [r for r in dvc.api.exp_show(num=-1 if args.all_commits else 1)
+            if r.get("Experiment") and r["Experiment"].startswith(args.prefix)]
+    if not rows:
+        print(f"no experiment named {args.prefix}*", file=sys.stderr)
+        return 1
+    scores = []
+    for row in sorted(rows, key=lambda r: r["Experiment"]):
+        with tempfile.TemporaryDirectory() as tmp:
+            _fetch(row["rev"], Path(tmp))
+            scores.append(score_experiment(Path(tmp), args.setting))
+        print(f"scored {row['Experiment']}", file=sys.stderr)
+
+    def cell(values: list[float], percent: bool) -> str:
+        k = 100 if percent else 1
+        se = statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else float("nan")
+        return f"{k * statistics.mean(values):.1f} +- {k * se:.1f}" if percent else f"{statistics.mean(values):.2f} +- {se:.2f}"
+
+    buf = io.StringIO()
+    buf.write(f"| T | class scale | k | judge accuracy % | weakest class % | copies % | FID vs train |\n|---|---|---|---|---|---|---|\n")
+    for i, (temperature, scale, components) in enumerate(args.setting):
+        column = lambda key: [s[i][key] for s in scores]  # noqa: E731
+        buf.write(f"| {temperature} | {scale} | {components} | {cell(column('judge'), True)} | "
+                  f"{cell(column('weakest'), True)} | {cell(column('copies'), True)} | {cell(column('fid'), False)} |\n")
+    print(f"{len(scores)} experiments ({args.prefix}*), mean +- standard error over them\n")
+    print(buf.getvalue(), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
