@@ -24,3 +24,36 @@ def test_results_page_without_a_run_says_so(tmp_path):
     run = subprocess.run([sys.executable, REPO / "tools" / "results_page.py", "--source", tmp_path / "none.md",
                           "--out", tmp_path / "x.md", "--command", "x"], cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 1 and "run the pipeline first" in run.stderr and not (tmp_path / "x.md").exists()
+
+
+def test_sampler_study_scores_every_setting_with_the_experiments_own_params(tmp_path, base_params, shared_quickdraw):
+    import torch
+    from conftest import write_params
+
+    from quickdraw_vae.data import carve_validation, load_splits, save_split
+    from quickdraw_vae.judge import save_judge, train_judge
+    from quickdraw_vae.models import VAE, ModelConfig, save_checkpoint, to_tensor
+
+    sys.path.insert(0, str(REPO / "tools"))
+    import sampler_study
+
+    classes = base_params["data"]["classes"]
+    train, _, _ = load_splits(str(shared_quickdraw), classes, 40, 1, seed=0, raw_dir=tmp_path / "raw")
+    fit, validation = carve_validation(train, 0.25, 0)
+    save_split(tmp_path / "data/prepared/train.npz", fit, classes)
+    save_split(tmp_path / "data/prepared/validation.npz", validation, classes)
+    torch.manual_seed(0)
+    model = VAE(ModelConfig("cnn", 4, 4, 16, 8, 0.0, num_classes=5, cond_mode="add"))
+    save_checkpoint(tmp_path / "models/conditional.pt", model, classes)
+    judge = train_judge(to_tensor(fit.images), torch.from_numpy(fit.labels), 5, epochs=1, batch_size=64, lr=1e-3, seed=0)
+    save_judge(tmp_path / "models/judge.pt", judge, classes)
+    base_params["sample"].update(n=50, gmm_components=2)
+    del base_params["sample"]["class_scale"]  # an experiment from before the key: read as the model as trained
+    base_params["evaluate"].update(kid_subset_size=10, n=10)
+    write_params(tmp_path / "params.yaml", base_params)
+
+    as_trained, scaled, again = sampler_study.score_experiment(tmp_path, [(0.7, 1.0, 2), (0.7, 3.0, 2), (0.7, 1.0, 2)])
+    assert as_trained == again  # each setting draws with the experiment's own sample.seed
+    assert scaled != as_trained
+    for scores in (as_trained, scaled):
+        assert 0 <= scores["weakest"] <= scores["judge"] <= 1 and 0 <= scores["copies"] <= 1 and scores["fid"] >= 0
