@@ -83,6 +83,10 @@ def test_checkpoint_round_trip(tmp_path):
     assert torch.equal(loaded(x, y)[0], model(x, y)[0])
     # Loadable with weights_only=True: no pickled objects inside.
     torch.load(tmp_path / "m.pt", weights_only=True)
+    # The bytes depend on the model alone (not on the temporary file it was written through): DVC
+    # then sees an unchanged checkpoint when a stage retrains to the same weights.
+    save_checkpoint(tmp_path / "again.pt", model, ["a", "b", "c", "d", "e"])
+    assert (tmp_path / "again.pt").read_bytes() == (tmp_path / "m.pt").read_bytes()
 
 
 def test_corrupt_and_foreign_checkpoints_fail_clearly(tmp_path):

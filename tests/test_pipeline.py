@@ -143,12 +143,16 @@ def test_editing_the_models_module_reruns_every_stage_that_builds_samples_or_sco
     assert "prepare" not in dry and "select_best" not in dry
 
 
-def test_a_forced_rerun_gives_byte_identical_metrics(tiny_repo):
+def test_a_forced_rerun_gives_byte_identical_metrics_and_checkpoints(tiny_repo):
     repo, _ = tiny_repo
-    before = {p: p.read_bytes() for p in sorted((repo / "metrics").rglob("*.json"))}
+
+    def outputs():
+        return {p: p.read_bytes() for p in [*sorted((repo / "metrics").rglob("*.json")), *sorted((repo / "models").glob("*.pt"))]}
+
+    before = outputs()
     sh("dvc", "exp", "run", "-f", cwd=repo)
-    after = {p: p.read_bytes() for p in sorted((repo / "metrics").rglob("*.json"))}
-    assert before.keys() == after.keys() and len(before) >= 7
+    after = outputs()
+    assert before.keys() == after.keys() and len(before) >= 7 + 7
     assert before == after
 
 

@@ -43,6 +43,15 @@ def save_npz(path: str | Path, **arrays) -> None:
         np.savez(f, **arrays)
 
 
+def save_torch(path: str | Path, obj) -> None:
+    # Through a file object: torch.save names the archive's records after the file it is given, and the
+    # temporary name is random, so a path would make two identical checkpoints differ byte for byte.
+    import torch
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
+
+
 def save_figure(path: str | Path, fig) -> None:
     # No software tag: the PNG bytes then depend on the figure alone, not on the matplotlib version.
     with atomic_path(path) as tmp:

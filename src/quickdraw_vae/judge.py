@@ -97,11 +97,10 @@ def predict_proba(model: SketchJudge, images: np.ndarray, batch: int = 128) -> n
 def save_judge(path: str | Path, model: SketchJudge, classes: list[str]) -> None:
     from dataclasses import asdict
 
-    from .files import atomic_path
+    from .files import save_torch
 
-    with atomic_path(path) as tmp:
-        torch.save({"format": JUDGE_FORMAT, "kind": "judge", "config": asdict(model.cfg), "classes": list(classes),
-                    "state_dict": model.state_dict()}, tmp)
+    save_torch(path, {"format": JUDGE_FORMAT, "kind": "judge", "config": asdict(model.cfg), "classes": list(classes),
+                      "state_dict": model.state_dict()})
 
 
 # Loaded judges by (file, modification time, size): torch-fidelity builds its feature extractor anew for

@@ -244,12 +244,10 @@ def parameter_count(model: nn.Module) -> int:
 
 
 def save_checkpoint(path: str | Path, model: VAE, classes: list[str], **extra) -> None:
-    from .files import atomic_path
+    from .files import save_torch
 
-    payload = {"format": CHECKPOINT_FORMAT, "kind": "vae", "config": asdict(model.cfg), "classes": list(classes),
-               "state_dict": model.state_dict(), **extra}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_torch(path, {"format": CHECKPOINT_FORMAT, "kind": "vae", "config": asdict(model.cfg), "classes": list(classes),
+                      "state_dict": model.state_dict(), **extra})
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[VAE, dict]:

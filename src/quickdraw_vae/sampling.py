@@ -100,10 +100,9 @@ def sampler_path(model_path: str | Path) -> Path:
 
 
 def save_sampler(path: str | Path, sampler: Sampler) -> None:
-    from .files import atomic_path
+    from .files import save_torch
 
-    with atomic_path(path) as tmp:
-        torch.save(sampler.state(), tmp)
+    save_torch(path, sampler.state())
 
 
 def load_sampler(path: str | Path) -> Sampler | None:

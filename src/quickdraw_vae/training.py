@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from .data import Split
 from .errors import QuickdrawError
-from .files import atomic_path, write_json
+from .files import save_torch, write_json
 from .losses import bce, kld
 from .models import (
     VAE,
@@ -222,12 +222,11 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
         state["epoch"] = epoch
         state["seconds"] += time.perf_counter() - started
         if resume_file:
-            with atomic_path(resume_file) as tmp:
-                torch.save({"key": key, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                            "scheduler": sched.state_dict(), "order_rng": order.get_state(),
-                            "torch_rng": torch.get_rng_state(), "state": state,
-                            # the reparameterisation noise on a GPU comes from its own generator
-                            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}, tmp)
+            save_torch(resume_file, {"key": key, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                                     "scheduler": sched.state_dict(), "order_rng": order.get_state(),
+                                     "torch_rng": torch.get_rng_state(), "state": state,
+                                     # the reparameterisation noise on a GPU comes from its own generator
+                                     "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None})
     model.load_state_dict(state["best_state"])
     model.eval()
     seconds = max(state["seconds"], 1e-9)
