@@ -167,6 +167,11 @@ def test_cli_samples_and_scores_with_pipeline_checkpoints(tiny_repo, tmp_path):
     first = out.read_bytes()
     sh(*cli, "sample", "--model", "models/conditional.pt", "--n", "10", "--label", "3", "--seed", "7", "--out", out, cwd=repo)
     assert out.read_bytes() == first, "same seed, same drawings"
+    stressed = tmp_path / "stressed.npz"
+    sh(*cli, "sample", "--model", "models/conditional.pt", "--n", "10", "--label", "3", "--seed", "7",
+       "--class-scale", "2", "--out", stressed, cwd=repo)
+    with np.load(out) as z, np.load(stressed) as s:
+        assert not np.array_equal(z["images"], s["images"])
     scored = json.loads(sh(*cli, "score", "--model", "models/cnn_cnn.pt", "--data", SHARED / "hand.npy",
                            "--iwae-k", "2", cwd=repo).stdout)
     assert scored["n"] == 800 and scored["neg_elbo"] == pytest.approx(scored["bce"] + scored["kld"], abs=1e-3)
@@ -191,6 +196,7 @@ def test_cli_samples_and_scores_with_pipeline_checkpoints(tiny_repo, tmp_path):
     (["sample", "--model", "models/conditional.pt", "--n", "5"], "is conditional: give --label or --all-classes"),
     (["sample", "--model", "models/conditional.pt", "--label", "unicorn"], "--label 'unicorn': unknown class"),
     (["sample", "--model", "models/cnn_cnn.pt", "--label", "hand"], "is unconditional"),
+    (["sample", "--model", "models/conditional.pt", "--label", "hand", "--class-scale", "-1"], "class scale must be >= 0"),
     (["sample", "--model", "dvc.yaml"], "dvc.yaml: not a quickdraw-vae checkpoint"),
     (["score", "--model", "models/conditional.pt", "--data", str(SHARED / "hand.npy")], "need `labels`"),
     (["score", "--model", "models/judge.pt", "--data", str(SHARED / "hand.npy")], "judge.pt: not a quickdraw-vae checkpoint"),

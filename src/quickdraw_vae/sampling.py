@@ -43,6 +43,8 @@ class Sampler:
             raise QuickdrawError(f"unknown sampling strategy {self.strategy!r} ({', '.join(STRATEGIES)})")
         if self.pixels not in PIXELS:
             raise QuickdrawError(f"unknown pixel mapping {self.pixels!r} ({', '.join(PIXELS)})")
+        if not self.class_scale >= 0:
+            raise QuickdrawError(f"the class scale must be >= 0, got {self.class_scale}")
         if self.strategy == "gmm" and not self.gmm:
             raise QuickdrawError("the gmm strategy needs a fitted mixture (run the sample stage)")
 
@@ -149,8 +151,7 @@ def generate(model, sampler: Sampler, n: int, labels: torch.Tensor | None, seed:
     out = []
     for i in range(0, n, batch):
         yb = None if labels is None else labels[i : i + batch].to(device)
-        logits = (model.decode(z[i : i + batch].to(device)) if yb is None
-                  else model.decode(z[i : i + batch].to(device), yb, sampler.class_scale)).cpu()
+        logits = model.decode(z[i : i + batch].to(device), yb, sampler.class_scale).cpu()
         out.append(sampler.pixels_from_logits(logits, gen))
     return np.concatenate(out)
 
