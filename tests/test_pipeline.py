@@ -196,7 +196,7 @@ def test_cli_samples_and_scores_with_pipeline_checkpoints(tiny_repo, tmp_path):
     (["sample", "--model", "models/conditional.pt", "--n", "5"], "is conditional: give --label or --all-classes"),
     (["sample", "--model", "models/conditional.pt", "--label", "unicorn"], "--label 'unicorn': unknown class"),
     (["sample", "--model", "models/cnn_cnn.pt", "--label", "hand"], "is unconditional"),
-    (["sample", "--model", "models/conditional.pt", "--label", "hand", "--class-scale", "-1"], "class scale must be >= 0"),
+    (["sample", "--model", "models/conditional.pt", "--label", "hand", "--class-scale", "-1"], "--class-scale must be >= 0"),
     (["sample", "--model", "dvc.yaml"], "dvc.yaml: not a quickdraw-vae checkpoint"),
     (["score", "--model", "models/conditional.pt", "--data", str(SHARED / "hand.npy")], "need `labels`"),
     (["score", "--model", "models/judge.pt", "--data", str(SHARED / "hand.npy")], "judge.pt: not a quickdraw-vae checkpoint"),

@@ -85,6 +85,8 @@ def _resolve_label(label: str, classes: list[str]) -> int:
 def cmd_sample(args) -> None:
     if args.n < 1:
         raise QuickdrawError(f"--n must be >= 1, got {args.n}")
+    if args.class_scale is not None and not args.class_scale >= 0:
+        raise QuickdrawError(f"--class-scale must be >= 0, got {args.class_scale}")
     model, payload = load_checkpoint(args.model)
     classes = payload["classes"]
     sampler = load_sampler(sampler_path(args.model)) or Sampler("prior", 1.0, "mean", 1.0)
