@@ -57,3 +57,5 @@ def test_sampler_study_scores_every_setting_with_the_experiments_own_params(tmp_
     assert scaled != as_trained
     for scores in (as_trained, scaled):
         assert 0 <= scores["weakest"] <= scores["judge"] <= 1 and 0 <= scores["copies"] <= 1 and scores["fid"] >= 0
+    sampler_study.settings_figure(tmp_path, [(0.7, 1.0, 2), (0.7, 3.0, 2)], tmp_path / "f.png", per_class=3)
+    assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

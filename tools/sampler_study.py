@@ -10,6 +10,8 @@ and standard error over the experiments of: the judge's accuracy and its weakest
 share (closer to a training drawing than 95% of the validation drawings are) and the sketch FID
 against the training drawings, each as the `validate` stage defines it. Test drawings are not read.
 A sampler setting does not retrain anything, so the seeds' spread here is the models' spread.
+`--figure PATH`: the first experiment's drawings, 12 per class under each setting, drawn from the same
+seed (the same latent codes wherever only the class scale differs).
 """
 
 from __future__ import annotations
@@ -77,6 +79,30 @@ def score_experiment(folder: Path, settings: list[tuple[float, float, int]]) -> 
     return out
 
 
+def settings_figure(folder: Path, settings: list[tuple[float, float, int]], path: Path, per_class: int = 12) -> None:
+    import yaml
+
+    from quickdraw_vae.plots import image_rows
+
+    raw = yaml.safe_load((folder / "params.yaml").read_text())
+    raw["sample"].setdefault("class_scale", 1.0)
+    p = parse_params(raw)
+    train, classes = load_split(folder / "data/prepared/train.npz")
+    model, _ = load_checkpoint(folder / "models/conditional.pt")
+    labels = balanced_labels(per_class * len(classes), len(classes))
+    drawn = []
+    for temperature, scale, components in settings:
+        sp = replace(p.sample, temperature=temperature, class_scale=scale, gmm_components=components)
+        drawn.append(generate(model, sampler_from_params(sp, model, train.images, train.labels), len(labels), labels,
+                              sp.seed))
+    rows, names = [], []
+    for c, name in enumerate(classes):
+        for (temperature, scale, components), images in zip(settings, drawn):
+            rows.append(images[labels.numpy() == c])
+            names.append(f"{name}, T {temperature}, x{scale}")
+    image_rows(path, rows, names, "conditional samples: the same seed under each sampler setting")
+
+
 def main() -> int:
     import dvc.api
 
@@ -86,6 +112,7 @@ def main() -> int:
                     help="temperature:class_scale:gmm_components (repeat)")
     ap.add_argument("--all-commits", action="store_true", help="experiments of every commit, not only of HEAD")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--figure", type=Path, help="also draw the first experiment's samples under each setting")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     rows = [r for r in dvc.api.exp_show(num=-1 if args.all_commits else 1)
@@ -94,10 +121,12 @@ def main() -> int:
         print(f"no experiment named {args.prefix}*", file=sys.stderr)
         return 1
     scores = []
-    for row in sorted(rows, key=lambda r: r["Experiment"]):
+    for i, row in enumerate(sorted(rows, key=lambda r: r["Experiment"])):
         with tempfile.TemporaryDirectory() as tmp:
             _fetch(row["rev"], Path(tmp))
             scores.append(score_experiment(Path(tmp), args.setting))
+            if args.figure and i == 0:
+                settings_figure(Path(tmp), args.setting, args.figure)
         print(f"scored {row['Experiment']}", file=sys.stderr)
 
     def cell(values: list[float], percent: bool) -> str:
