@@ -2,28 +2,15 @@
 prints) and the figures drawn from metrics and per-epoch logs (plots/metrics_comparison.png, loss curves)."""
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from quickdraw_vae.errors import QuickdrawError
 from quickdraw_vae.files import write_json, write_text
 from quickdraw_vae.params import ALL_MODELS
 from quickdraw_vae.plots import loss_figures
-from quickdraw_vae.report import SOURCES, headline, quality_figure, summary
+from quickdraw_vae.report import headline, quality_figure, read_metrics, summary
 from quickdraw_vae.stage import run_main, stage_name
 from quickdraw_vae.tracking import epoch_log_dir, read_history
-
-
-def read_metrics(folder: Path) -> dict[str, dict]:
-    out = {}
-    for name in SOURCES:
-        path = folder / f"{name}.json"
-        try:
-            out[name] = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            raise QuickdrawError(f"{path}: cannot read it ({type(e).__name__}); rerun the stage that writes it") from None
-    return out
 
 
 def main(argv=None):

@@ -27,11 +27,11 @@ def main(argv=None):
     judge_path = args.out / "models" / "judge.pt"
     judge, classes = load_judge(judge_path)
     samples = {m: load_samples(args.out / "data" / "samples" / f"{m}.npz") for m in ALL_MODELS}
+    images = {m: drawn for m, (drawn, _) in samples.items()}
     n = min(p.evaluate.n, len(validation.images))
-    generation = evaluate_generation({m: images for m, (images, _) in samples.items()}, validation.images,
-                                     train.images, p.evaluate, judge_path, n, "data/prepared/validation.npz")
-    generation["copies"] = copy_check({m: images for m, (images, _) in samples.items()}, train.images,
-                                      validation.images)
+    generation = evaluate_generation(images, validation.images, train.images, p.evaluate, judge_path, n,
+                                     "data/prepared/validation.npz")
+    generation["copies"] = copy_check(images, train.images, validation.images)
     models = {m: load_checkpoint(args.out / "models" / f"{m}.pt")[0] for m in ALL_MODELS}
     pixels = pixel_mapping(p.sample)
     recognised = reconstructions_recognised(judge, models, validation.images, validation.labels, classes, pixels,

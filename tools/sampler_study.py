@@ -21,17 +21,17 @@ import io
 import statistics
 import sys
 import tempfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from quickdraw_vae.data import load_split
+from quickdraw_vae.data import Split, load_split
 from quickdraw_vae.judge import classify_samples, load_judge
 from quickdraw_vae.metrics import copy_check, train_reference
-from quickdraw_vae.models import load_checkpoint
-from quickdraw_vae.params import parse_params
+from quickdraw_vae.models import VAE, load_checkpoint
+from quickdraw_vae.params import Params, parse_params
 from quickdraw_vae.sampling import balanced_labels, generate, sampler_from_params
 
 
@@ -54,50 +54,66 @@ def _fetch(rev: str, folder: Path) -> None:
             target.write_bytes(f.read())
 
 
-def score_experiment(folder: Path, settings: list[tuple[float, float, int]]) -> list[dict]:
+@dataclass
+class Experiment:
+    """What one experiment left: its params, prepared drawings, conditional model and judge."""
+
+    params: Params
+    train: Split
+    validation: Split
+    classes: list[str]
+    model: VAE
+    judge_path: Path
+
+
+def load_experiment(folder: Path) -> Experiment:
     import yaml
 
     raw = yaml.safe_load((folder / "params.yaml").read_text())
     raw["sample"].setdefault("class_scale", 1.0)  # experiments from before the key: the model as trained
-    p = parse_params(raw)
-    train, _ = load_split(folder / "data/prepared/train.npz")
+    train, classes = load_split(folder / "data/prepared/train.npz")
     validation, _ = load_split(folder / "data/prepared/validation.npz")
-    model, payload = load_checkpoint(folder / "models/conditional.pt")
-    judge_path = folder / "models/judge.pt"
-    judge, classes = load_judge(judge_path)
-    labels = balanced_labels(p.sample.n, len(classes))
+    return Experiment(parse_params(raw), train, validation, classes, load_checkpoint(folder / "models/conditional.pt")[0],
+                      folder / "models/judge.pt")
+
+
+def draw(exp: Experiment, settings: list[tuple[float, float, int]], labels) -> list[np.ndarray]:
+    """The conditional samples of `labels` under each setting, from the experiment's `sample.seed`; each
+    mixture size is fitted once (temperature and class scale only change how it is drawn from)."""
+    fitted = {}
     out = []
     for temperature, scale, components in settings:
-        sp = replace(p.sample, temperature=temperature, class_scale=scale, gmm_components=components)
-        images = generate(model, sampler_from_params(sp, model, train.images, train.labels), len(labels), labels,
-                          sp.seed)
-        judged = classify_samples(judge, {"conditional": (images, labels.numpy())}, classes)["conditional"]
-        copies = copy_check({"conditional": images}, train.images, validation.images)["conditional"]
-        fid = train_reference({"conditional": images}, train.images, judge_path, p.evaluate)["conditional"]["fid"]
+        if components not in fitted:
+            sp = replace(exp.params.sample, gmm_components=components)
+            fitted[components] = sampler_from_params(sp, exp.model, exp.train.images, exp.train.labels)
+        sampler = replace(fitted[components], temperature=temperature, class_scale=scale)
+        out.append(generate(exp.model, sampler, len(labels), labels, exp.params.sample.seed))
+    return out
+
+
+def score_experiment(folder: Path, settings: list[tuple[float, float, int]]) -> list[dict]:
+    exp = load_experiment(folder)
+    judge, _ = load_judge(exp.judge_path)
+    labels = balanced_labels(exp.params.sample.n, len(exp.classes))
+    out = []
+    for images in draw(exp, settings, labels):
+        judged = classify_samples(judge, {"conditional": (images, labels.numpy())}, exp.classes)["conditional"]
+        copies = copy_check({"conditional": images}, exp.train.images, exp.validation.images)["conditional"]
+        fid = train_reference({"conditional": images}, exp.train.images, exp.judge_path, exp.params.evaluate)
         out.append({"judge": judged["accuracy"], "weakest": judged["min_class_accuracy"],
-                    "copies": copies["share_closer"], "fid": fid})
+                    "copies": copies["share_closer"], "fid": fid["conditional"]["fid"]})
     return out
 
 
 def settings_figure(folder: Path, settings: list[tuple[float, float, int]], path: Path, per_class: int = 12) -> None:
-    import yaml
-
     from quickdraw_vae.plots import image_rows
 
-    raw = yaml.safe_load((folder / "params.yaml").read_text())
-    raw["sample"].setdefault("class_scale", 1.0)
-    p = parse_params(raw)
-    train, classes = load_split(folder / "data/prepared/train.npz")
-    model, _ = load_checkpoint(folder / "models/conditional.pt")
-    labels = balanced_labels(per_class * len(classes), len(classes))
-    drawn = []
-    for temperature, scale, components in settings:
-        sp = replace(p.sample, temperature=temperature, class_scale=scale, gmm_components=components)
-        drawn.append(generate(model, sampler_from_params(sp, model, train.images, train.labels), len(labels), labels,
-                              sp.seed))
+    exp = load_experiment(folder)
+    labels = balanced_labels(per_class * len(exp.classes), len(exp.classes))
+    drawn = draw(exp, settings, labels)
     rows, names = [], []
-    for c, name in enumerate(classes):
-        for (temperature, scale, components), images in zip(settings, drawn):
+    for c, name in enumerate(exp.classes):
+        for (temperature, scale, _), images in zip(settings, drawn):
             rows.append(images[labels.numpy() == c])
             names.append(f"{name}, T {temperature}, x{scale}")
     image_rows(path, rows, names, "conditional samples: the same seed under each sampler setting")

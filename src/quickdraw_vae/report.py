@@ -3,13 +3,27 @@ headline figures, from the metrics the earlier stages wrote."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from . import plots
+from .errors import QuickdrawError
 from .params import ALL_MODELS, SAMPLE_SETS
 
 # What the report reads: metrics/<name>.json, and metrics/train/<model>.json as "train/<model>".
 SOURCES = ("likelihood", "generation", "classifier_eval", "judge", "best", *(f"train/{m}" for m in ALL_MODELS))
+
+
+def read_metrics(folder: Path) -> dict[str, dict]:
+    """Every file of SOURCES under `folder` (metrics/), by name; a missing or corrupt one in one line."""
+    out = {}
+    for name in SOURCES:
+        path = folder / f"{name}.json"
+        try:
+            out[name] = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise QuickdrawError(f"{path}: cannot read it ({type(e).__name__}); rerun the stage that writes it") from None
+    return out
 
 
 def summary(metrics: dict[str, dict]) -> tuple[str, dict[str, dict[str, float]]]:

@@ -78,9 +78,9 @@ def warm_start(model: VAE, trained: VAE, x: torch.Tensor | None = None, y: torch
     begins exactly as the trained one. `shift` measures the encoder's codes from that mean, so the
     decoder still sees the old codes and every reconstruction is unchanged. `add` starts with the
     class mean counted twice (once in the code, once in the label): to reconstruct, the encoder must
-    learn to leave the class to the label, which is what makes the decoder draw by class. Measured (8 epochs, offline data, one judge):
-    judge accuracy on its samples 88% vs 85% with a zero embedding and 83% with `shift` (90% from
-    scratch; README, "Conditional model: fine-tuned or from scratch").
+    learn to leave the class to the label, which is what makes the decoder draw by class. Measured
+    (8 epochs, offline data, one judge): judge accuracy on its samples 88% vs 85% with a zero
+    embedding and 83% with `shift` (90% from scratch; docs/decisions.md C).
     """
     own = model.state_dict()
     state = {k: _widened(v, own[k]) if k in own and own[k].shape != v.shape else v
