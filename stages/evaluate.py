@@ -1,6 +1,7 @@
 """Stage `evaluate`, the one stage that reads the test drawings, and only reports: every model's test
-likelihood (-ELBO, importance-weighted bound); its samples' IS/FID/KID against the test drawings; the
-judge on the real test drawings, on each model's reconstructions of them, and on the samples."""
+likelihood (-ELBO, importance-weighted bound); its samples' IS/FID/KID/precision/recall against the test
+drawings (and the study's IS and FID definitions); the judge on the real test drawings, on each model's
+reconstructions of them, and on the samples; the classification accuracy score of the conditional samples."""
 
 import sys
 
@@ -9,6 +10,7 @@ import torch
 from quickdraw_vae.data import load_split
 from quickdraw_vae.files import write_json
 from quickdraw_vae.judge import (
+    classification_accuracy_score,
     classify_samples,
     judge_report,
     load_judge,
@@ -46,18 +48,19 @@ def main(argv=None):
     real, matrix = judge_report(judge, test.images, test.labels, classes)
     recognised = reconstructions_recognised(judge, models, test.images, test.labels, classes, pixels, ev.seed)
     generation = evaluate_generation({m: images for m, (images, _) in samples.items()}, test.images, train.images,
-                                     ev, judge_path, where="data/prepared/test.npz")
+                                     ev, judge_path, where="data/prepared/test.npz", study=True)
     judged = classify_samples(judge, samples, classes)
     models_samples = {m: samples[m][0] for m in ALL_MODELS}
     generation["copies"] = copy_check(models_samples, train.images, test.images)
     images, labels = samples["conditional"]
     generation["conditional_per_class"] = per_class_quality(images, labels, test.images, test.labels, classes,
                                                             judge_path, ev)
+    cas = classification_accuracy_score(images, labels, train, test, classes, p.judge, ev.seed)
 
     write_json(args.out / "metrics" / "likelihood.json", scored)
     write_json(args.out / "metrics" / "generation.json", generation)
     write_json(args.out / "metrics" / "classifier_eval.json",
-               {"samples": judged, "real_test": real, "reconstructions": recognised})
+               {"samples": judged, "real_test": real, "reconstructions": recognised, "accuracy_score": cas})
     confusion(args.out / "plots" / "judge_confusion.png", matrix, classes,
               f"Sketch judge on real test drawings (accuracy {real['accuracy']:.1%})")
     shown = {m: s[:12] for m, s in models_samples.items()}

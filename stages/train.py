@@ -21,8 +21,8 @@ def main(argv=None):
     p = load_params(args.params)
     train, classes = load_split(args.data / "train.npz")
     validation, _ = load_split(args.data / "validation.npz")
-    jobs = {name: config_from_params(name, p.models[name]) for name in args.model or MODEL_NAMES}
-    trained = train_side_by_side(jobs, p.train, p.runtime, train, validation, classes,
+    jobs = {name: (config_from_params(name, p.models[name]), p.training(name)) for name in args.model or MODEL_NAMES}
+    trained = train_side_by_side(jobs, p.runtime, train, validation, classes,
                                  {name: epoch_log_dir(args.out, name) for name in jobs}, args.resume_dir)
     for t in trained:  # nothing is written before every model has trained
         save_trained(t, args.out / "models" / f"{t.name}.pt", args.out / "metrics" / "train" / f"{t.name}.json",

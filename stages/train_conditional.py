@@ -29,8 +29,9 @@ def main(argv=None):
     init_from = load_warm_start(args.models / f"{winner}.pt", cfg) if p.conditional.init == "best" else None
     train, classes = load_split(args.data / "train.npz")
     validation, _ = load_split(args.data / "validation.npz")
-    trained = train_model("conditional", cfg, p.conditional_train, p.runtime, train, validation, classes,
-                          epoch_log_dir(args.out, "conditional"), args.resume_dir, init_from)
+    trained = train_model("conditional", cfg, p.training("conditional"), p.runtime, train, validation, classes,
+                          epoch_log_dir(args.out, "conditional"), args.resume_dir, init_from,
+                          p.conditional.embedding_init)
     save_trained(trained, args.out / "models" / "conditional.pt", args.out / "metrics" / "train" / "conditional.json",
                  args.out / "timings" / "conditional.json", args.resume_dir)
 

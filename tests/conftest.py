@@ -49,6 +49,14 @@ TINY = {
     **{f"models.{m}.{k}": v for m in ("rnn_cnn", "cnn_cnn")
        for k, v in {"latent": 4, "channels": 4, "fine_channels": 4, "hidden": 16, "rnn_hidden": 8}.items()},
 }
+# The study's profile at the same tiny sizes: its layers, optimiser and schedule, two epochs.
+TINY_STUDY = {
+    "profile": "study", "study_profile.train.epochs": 2, "study_profile.conditional.epochs": 1,
+    **{f"study_profile.models.{m}.{k}": v for m in ("rnn_cnn", "cnn_cnn") for k, v in {"latent": 4, "channels": 4}.items()},
+    "study_profile.models.rnn_cnn.rnn_hidden": 8,
+}
+
+
 def sh(*cmd, cwd, check=True, env=None):
     env = {**(env or os.environ), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)

@@ -117,7 +117,12 @@ def test_inception_downloads_verifies_and_scores_with_verified_weights(random_in
     assert path.read_bytes() == random_inception.read_bytes() and sorted(os.listdir(cache)) == [random_inception.name]
     images = np.random.default_rng(0).integers(0, 256, (12, 28, 28), dtype=np.uint8)
     result = fidelity(images, images[::-1].copy(), INCEPTION, str(path), kid_subset_size=6, seed=0)
-    assert set(result) == {"is", "is_std", "fid", "kid", "kid_std"} and np.isfinite(list(result.values())).all()
+    assert set(result) == {"is", "is_std", "fid", "kid", "kid_std", "precision", "recall"}
+    assert np.isfinite(list(result.values())).all()
+    from quickdraw_vae.metrics import study_figures
+
+    study = study_figures(images, images[::-1].copy(), INCEPTION, str(path), seed=0, isc_splits=2)
+    assert study["fid_500_n"] == 12 and study["study_is"] >= 1.0, "the study's IS over InceptionV3's 2048 pooled features"
 
 
 def test_inception_download_with_a_wrong_hash_is_refused_and_not_cached(random_inception, tmp_path):
@@ -203,3 +208,31 @@ def test_the_training_reference_scores_every_set_at_the_largest_common_n(shared_
     assert ref["n"] == 300 and set(ref) == {"n", "copies", "hands"}
     # Training drawings score best against themselves: why the copy check sits beside this figure.
     assert ref["copies"]["fid"] < ref["hands"]["fid"] / 3
+
+
+def test_precision_and_recall_of_a_set_with_itself_and_of_one_repeated_drawing(shared_quickdraw, judge_path):
+    real = np.load(shared_quickdraw / "snowman.npy")[:300].reshape(-1, 28, 28)
+    itself = fidelity(real, real, SKETCH, judge_path, 100, 0)
+    assert itself["precision"] == itself["recall"] == 1.0
+    one = fidelity(np.repeat(real[:1], 300, 0), real, SKETCH, judge_path, 100, 0)
+    assert one["precision"] == 1.0, "a real drawing lies among the real ones"
+    assert one["recall"] <= 1 / 300 + 1e-9, "it covers only itself"
+
+
+def test_the_studys_inception_score_is_the_softmax_over_pooled_features(shared_quickdraw, judge_path):
+    from quickdraw_vae.judge import load_judge
+    from quickdraw_vae.metrics import STUDY_FID_N, study_figures, subsample
+    from quickdraw_vae.models import to_tensor
+
+    real = np.concatenate([np.load(shared_quickdraw / f"{c}.npy")[:150].reshape(-1, 28, 28) for c in ("hand", "yoga")])
+    drawn = np.concatenate([np.load(shared_quickdraw / f"{c}.npy")[150:450].reshape(-1, 28, 28) for c in ("hand", "yoga")])
+    figures = study_figures(drawn, real, SKETCH, judge_path, seed=0, isc_splits=1)
+    # computed here from the judge's pooled features: p(y|x) = softmax(features), IS = exp E[KL(p(y|x) || p(y))]
+    shown = subsample(drawn, 300, 0, "drawn")
+    with torch.no_grad():
+        p = torch.softmax(load_judge(judge_path)[0].features(to_tensor(shown)).double(), 1)
+    kl = (p * (p.log() - p.mean(0, keepdim=True).log())).sum(1).mean()
+    assert figures["study_is"] == pytest.approx(kl.exp().item(), rel=1e-9)
+    # its FID: as many drawings a side as the study's 500 allow (300 real ones here)
+    assert figures["fid_500_n"] == min(STUDY_FID_N, 300)
+    assert figures["fid_500"] == pytest.approx(fidelity(shown, real, SKETCH, judge_path, 100, 0)["fid"], rel=1e-9)

@@ -203,3 +203,57 @@ def test_sampler_file_keeps_the_class_scale_and_older_files_load_as_the_model_as
     del state["class_scale"]
     torch.save(state, tmp_path / "old.pt")
     assert np.array_equal(generate(model, load_sampler(tmp_path / "old.pt"), 5, labels, seed=0), as_trained)
+
+
+def test_the_study_architectures_have_the_study_codes_parameter_counts(base_params):
+    from quickdraw_vae.models import config_from_params, parameter_count
+    from quickdraw_vae.params import parse_params
+
+    base_params["profile"] = "study"
+    models = parse_params(base_params).resolved().models
+    counts = {m: parameter_count(VAE(config_from_params(m, models[m]))) for m in ("rnn_cnn", "cnn_cnn")}
+    counts["conditional"] = parameter_count(VAE(config_from_params("cnn_cnn", models["cnn_cnn"], 5, "add")))
+    # counted from the study's vae_implementation.py (its fc_mu and fc_logvar are our one head layer)
+    assert counts == {"rnn_cnn": 1_728_065, "cnn_cnn": 865_345, "conditional": 865_505}
+
+
+@pytest.mark.parametrize("encoder", ["rnn", "cnn"])
+def test_the_study_layers_read_drawings_as_the_study_did(encoder, tmp_path):
+    cfg = ModelConfig(encoder, latent=4, channels=4, hidden=0, rnn_hidden=8, dropout=0.0, num_classes=5,
+                      cond_mode="add", architecture="study")
+    model = VAE(cfg)
+    if encoder == "rnn":  # every row's output, both directions, feeds mu and logvar
+        assert model.encoder.out_dim == 28 * 2 * 8 and model.encoder.gru.num_layers == 1
+    else:  # convolutions of 4, 8, 16 maps, the last at 7x7, no normalisation
+        assert model.encoder.out_dim == 16 * 7 * 7
+        assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    logits, mu, logvar = model(torch.rand(3, 1, 28, 28), torch.tensor([0, 4, 2]))
+    assert logits.shape == (3, 1, 28, 28) and mu.shape == logvar.shape == (3, 4)
+    save_checkpoint(tmp_path / "m.pt", model.eval(), list("abcde"))
+    loaded, _ = load_checkpoint(tmp_path / "m.pt")
+    x = torch.rand(2, 1, 28, 28)
+    assert loaded.cfg.architecture == "study" and torch.equal(loaded.encode(x, torch.tensor([1, 2]))[0],
+                                                               model.encode(x, torch.tensor([1, 2]))[0])
+
+
+def test_an_unknown_architecture_is_named():
+    with pytest.raises(QuickdrawError, match="unknown architecture 'vit'"):
+        ModelConfig("cnn", **SMALL, architecture="vit")
+
+
+def test_the_study_mixed_latents_take_five_patterns_in_turn():
+    from quickdraw_vae.sampling import mixed_latents
+
+    z = mixed_latents(5000, 32, torch.Generator().manual_seed(0))
+    normal, sparse, uniform, alternating, focused = (z[i::5] for i in range(5))
+    assert normal.std().item() == pytest.approx(1.0, abs=0.03)
+    assert ((sparse != 0).sum(1) == 8).all() and sparse[sparse != 0].std().item() == pytest.approx(2.0, abs=0.1)
+    assert uniform.abs().max().item() <= 1.5 and uniform.std().item() == pytest.approx(1.5 / 3 ** 0.5, abs=0.03)
+    assert alternating.std().item() == pytest.approx(1.2, abs=0.03)
+    # drawing 5j + 4 has four wide dimensions starting at j mod 28, the rest N(0, 0.25)
+    wide = torch.zeros_like(focused, dtype=torch.bool)
+    for j in range(len(focused)):
+        wide[j, j % 28 : j % 28 + 4] = True
+    assert focused[wide].std().item() == pytest.approx(2.0, abs=0.1)
+    assert focused[~wide].std().item() == pytest.approx(0.5, abs=0.02)
+    assert torch.equal(z, mixed_latents(5000, 32, torch.Generator().manual_seed(0)))

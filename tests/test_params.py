@@ -83,7 +83,7 @@ def _set(params: dict, dotted: str, value) -> None:
     ({"sample.n": 802, "evaluate.n": 801}, "evaluate.n (801) is larger than the samples drawn (sample.n 802, 800 for the conditional"),
     ({"evaluate.kid_subset_size": 900, "evaluate.n": 800}, "evaluate.kid_subset_size (900) is larger than evaluate.n (800)"),
     ({"evaluate.feature_extractors": ["inception"]}, "evaluate.feature_extractors must include sketch"),
-    ({"verdict.seed_params": ["train.sed"]}, "verdict.seed_params has 'train.sed', which is not an integer param"),
+    ({"claims.seed_params": ["train.sed"]}, "claims.seed_params has 'train.sed', which is not an integer param"),
 ])
 def test_cross_field_mistakes_fail_before_any_work(base_params, changes, message):
     for key, value in changes.items():
@@ -111,3 +111,59 @@ def test_prepare_rejects_a_cross_field_mistake_in_one_line(base_params, tmp_path
     assert result.stderr.strip().splitlines() == ["error: params.yaml: evaluate.kid_subset_size (5000) is larger than "
                                                   "evaluate.n (800)"]
     assert not (tmp_path / "prepared").exists()
+
+
+def test_the_study_profile_replaces_the_keys_it_names(base_params):
+    base_params["profile"] = "study"
+    p = parse_params(base_params).resolved()
+    assert {m.architecture for m in p.models.values()} == {"study"}
+    assert (p.models["rnn_cnn"].rnn_hidden, p.models["cnn_cnn"].channels) == (256, 32)
+    assert p.training("rnn_cnn").lr == 0.01 and p.training("cnn_cnn").lr == 0.001
+    conditional = p.training("conditional")
+    assert (conditional.lr, conditional.epochs, conditional.kl_warmup_epochs) == (0.001, 50, 0)
+    train = p.training("cnn_cnn")
+    assert (train.epochs, train.batch_size, train.schedule, train.keep, train.weight_decay, train.hflip,
+            train.kl_warmup_epochs) == (50, 128, "constant", "last", 0.0, False, 0)
+    assert (p.conditional.mode, p.conditional.init, p.conditional.embedding_init) == ("add", "best", "random")
+    assert (p.sample.strategy, p.sample.pixels, p.sample.class_scale) == ("mixed", "mean", 1.0)
+    assert p.data == parse_params({**base_params, "profile": "ours"}).data, "same drawings under both profiles"
+
+
+def test_the_study_quick_mode_is_ten_epochs_of_a_smaller_study_model(base_params):
+    base_params.update(profile="study", quick=True)
+    p = parse_params(base_params).resolved()
+    model = p.models["cnn_cnn"]
+    assert (model.architecture, model.latent, model.channels) == ("study", 16, 16)
+    assert p.training("rnn_cnn").epochs == p.training("conditional").epochs == 10
+    assert p.training("rnn_cnn").kl_warmup_epochs == 0 and p.training("rnn_cnn").lr == 0.01
+
+
+def test_our_profile_ignores_the_study_profile(base_params):
+    ours = parse_params(base_params).resolved()
+    base_params["study_profile"]["train"]["epochs"] = 3
+    assert parse_params(base_params).resolved() == replace_study(ours, base_params["study_profile"])
+
+
+def replace_study(params, profile):
+    from dataclasses import replace
+
+    return replace(params, study_profile=profile)
+
+
+@pytest.mark.parametrize("change, message", [
+    (("train", "epoch", 3), "study_profile.train.epoch names no params key train.epoch"),
+    (("profile", None, "study"), "study_profile.profile cannot be set by the profile itself"),
+    (("train", "lr_by_model", {"gan": 0.1}), "train.lr_by_model has unknown model 'gan'"),
+    (("train", "lr_by_model", {"rnn_cnn": 5.0}), "train.lr_by_model.rnn_cnn must be between"),
+    (("sample", "strategy", "best"), "sample.strategy must be one of prior, temperature, gmm, mixed"),
+])
+def test_study_profile_mistakes_name_the_key(base_params, change, message):
+    section, key, value = change
+    base_params["profile"] = "study"
+    if key is None:
+        base_params["study_profile"][section] = value
+    else:
+        base_params["study_profile"][section][key] = value
+    with pytest.raises(QuickdrawError) as e:
+        parse_params(base_params)
+    assert message in str(e.value) and "\n" not in str(e.value)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO, SHARED, TINY, copy_repo, sh
+from conftest import REPO, SHARED, TINY, TINY_STUDY, copy_repo, sh
 
 pytestmark = pytest.mark.slow
 
@@ -18,14 +18,18 @@ STAGES = ["prepare", "train", "select_best", "train_conditional", "sample",
           "train_judge", "validate", "evaluate", "report"]
 
 
-@pytest.fixture(scope="module")
-def tiny_repo(tmp_path_factory):
+def tiny_experiment(tmp_path_factory, name: str, settings: dict) -> tuple[Path, str]:
+    """A copy of the repo that has run experiment `name` on the shared drawings; its log."""
     if not (SHARED / "rabbit.npy").exists():
         pytest.skip("../shared/quickdraw is not beside the repo")
-    repo = copy_repo(tmp_path_factory.mktemp("repo"))
-    sets = [a for k, v in {"data.source": str(SHARED), **TINY}.items() for a in ("-S", f"{k}={v}")]
-    run = sh("dvc", "exp", "run", "--name", "tiny", *sets, cwd=repo)
-    return repo, run.stdout
+    repo = copy_repo(tmp_path_factory.mktemp(name))
+    sets = [a for k, v in {"data.source": str(SHARED), **settings}.items() for a in ("-S", f"{k}={v}")]
+    return repo, sh("dvc", "exp", "run", "--name", name, *sets, cwd=repo).stdout
+
+
+@pytest.fixture(scope="module")
+def tiny_repo(tmp_path_factory):
+    return tiny_experiment(tmp_path_factory, "tiny", TINY)
 
 
 def test_every_stage_runs_and_writes_its_outputs(tiny_repo):
@@ -231,43 +235,73 @@ def test_offline_plots_page_renders_charts_in_chromium(tiny_repo, tmp_path):
     assert rendered >= 3, "every per-epoch chart is drawn, not left as an empty div"
 
 
-def test_verdict_over_two_seeds_is_inconclusive_and_matches_what_dvc_reports(tiny_repo):
-    repo, _ = tiny_repo
-    # Vary only the sampling and evaluation seeds: training then gives the same models in both runs.
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["verdict"]["seed_params"] = ["sample.seed", "evaluate.seed"]
-    (repo / "params.yaml").write_text(yaml.safe_dump(params))
-    sets = [a for k, v in {"data.source": str(SHARED), **TINY}.items() for a in ("--set", f"{k}={v}")]
-    result = sh(sys.executable, "-m", "quickdraw_vae.verdict", "--runs", "2", "--tag", "t", *sets, cwd=repo)
-    table = (repo / "metrics/verdict.md").read_text()
-    assert (repo / "plots/verdict.png").stat().st_size > 1000
-    finding_rows = [line for line in table.splitlines() if line.startswith("| ") and "**" in line]
-    assert len(finding_rows) >= 10
-    assert any("diverse latent sampling improves FID" in row for row in finding_rows)
-    # Two runs cannot decide anything after Holm's correction; training did not vary at all.
-    assert all(row.endswith("**inconclusive** |") for row in finding_rows), table
-    import dvc.api
-
-    rows = {r["Experiment"]: r for r in dvc.api.exp_show(repo=str(repo)) if r.get("Experiment") in ("t-seed0", "t-seed1")}
-    from quickdraw_vae.verdict import experiment_metrics
-
-    values = [experiment_metrics(rows[n]["rev"], ["metrics/generation.json"], str(repo))
-              ["metrics/generation.json:cnn_cnn.sketch.fid"] for n in ("t-seed0", "t-seed1")]
-    row = next(line for line in table.splitlines() if line.startswith("| cnn_cnn.sketch.fid"))
-    assert row.split("|")[3].strip() == ", ".join(f"{v:.4g}" for v in values)
-    for target in ("reconstructions.rnn_cnn.accuracy", "samples.conditional.min_class_accuracy",
-                   "copies.conditional.share_closer", "train_reference.cnn_cnn.fid"):  # the issues' targets, per seed
-        assert any(line.startswith(f"| {target} |") for line in table.splitlines()), target
-    assert result.returncode == 0
+@pytest.fixture(scope="module")
+def tiny_study_repo(tmp_path_factory):
+    return tiny_experiment(tmp_path_factory, "tiny-study", {**TINY, **TINY_STUDY})
 
 
-def test_the_verdict_reads_an_experiment_through_dvc_api(tiny_repo):
+def test_the_study_profile_runs_end_to_end_as_the_study_trained(tiny_study_repo):
+    from quickdraw_vae.models import load_checkpoint
+    from quickdraw_vae.sampling import load_sampler
+
+    repo, log = tiny_study_repo
+    for stage in STAGES:
+        assert f"Running stage '{stage}'" in log
+    for m in ALL:
+        model, _ = load_checkpoint(repo / f"models/{m}.pt")
+        assert model.cfg.architecture == "study"
+        report = json.loads((repo / f"metrics/train/{m}.json").read_text())
+        lr = {"rnn_cnn": 0.01}.get(m, 0.001)
+        assert report["protocol"] == {"lr": lr, "schedule": "constant", "kl_warmup_epochs": 0, "batch_size": 128,
+                                      "weight_decay": 0.0, "keep": "last"}
+        assert report["kept_epoch"] == report["epochs"]
+        # the study's "final loss": the last line of the training curve DVCLive logged
+        curve = (repo / f"metrics/epochs/{m}/plots/metrics/train/neg_elbo.tsv").read_text().splitlines()
+        assert float(curve[-1].split("\t")[1]) == report["final_train"]["neg_elbo"]
+    assert load_sampler(repo / "models/conditional.sampler.pt").strategy == "mixed"
+    generation = json.loads((repo / "metrics/generation.json").read_text())
+    for s in ("rnn_cnn", "conditional_prior", "real_floor"):
+        assert {f"{s}.sketch.{k}" for k in ("study_is", "fid_500", "precision", "recall")} <= set(generation)
+    assert generation["cnn_cnn.sketch.fid_500_n"] == 60  # all 60 samples: fewer than the study's 500
+    cas = json.loads((repo / "metrics/classifier_eval.json").read_text())["accuracy_score"]
+    assert cas["n_train"] == 60 and 0 <= cas["samples"]["accuracy"] <= 1 and 0 <= cas["real"]["accuracy"] <= 1
+    summary = (repo / "metrics/metrics_summary.md").read_text()
+    assert "## The study's own definitions" in summary and "## Classification accuracy score" in summary
+
+
+def test_every_claim_reads_its_figures_from_a_run_and_one_run_decides_none_over_seeds(tiny_study_repo):
+    repo, _ = tiny_study_repo
+    script = """
+import json
+from quickdraw_vae.claims import BLOCKS, CLAIMS, DECISION_BLOCK, appendix, before_after, decide, figures_section, ledger
+from quickdraw_vae.experiments import collect
+run = collect(["tiny-study"])["tiny-study"]
+blocks = {b: [run] for b in [*BLOCKS, DECISION_BLOCK]}
+decided = {p: decide(CLAIMS, blocks, p) for p in ("study", "ours")}
+page = ledger(CLAIMS, decided, {"study": ["tiny-study"]}) + figures_section(blocks) + before_after([run], [run], ([0], [1]))
+page += appendix(blocks)
+print(json.dumps({"page": page, "outcomes": {p: [(r["outcome"], bool(r.get("drawings"))) for r in rows]
+                                             for p, rows in decided.items()}}))
+"""
+    out = json.loads(sh(sys.executable, "-c", script, cwd=repo).stdout.strip().splitlines()[-1])
+    from quickdraw_vae.claims import CLAIMS
+
+    for rows in out["outcomes"].values():
+        assert len(rows) == len(CLAIMS)
+        assert all(o == "inconclusive" for o, over_drawings in rows if not over_drawings), "one seed decides nothing"
+    rows = [line for line in out["page"].splitlines() if line.startswith("| ") and "**" in line]
+    assert len(rows) == len(CLAIMS)
+    assert "snowman is the most recognisable class, on real drawings" in out["page"]
+    assert "| judge on conditional samples |" in out["page"] and "## Every figure, every block" in out["page"]
+
+
+def test_the_claims_read_an_experiment_through_dvc_api(tiny_repo):
     """collect(): params and headline from exp_show, detail files read at the experiment's
-    commit, per-epoch curves from its DVCLive logs; one run decides nothing."""
+    commit, per-epoch curves from its DVCLive logs."""
     repo, _ = tiny_repo
     script = """
-import json, os, dvc.api
-from quickdraw_vae.verdict import analyse, collect
+import json, os
+from quickdraw_vae.experiments import collect
 names = ["tiny"]
 os.rename("metrics/likelihood.json", "likelihood.json.away")  # read at the experiment's commit, not here
 try:
@@ -275,11 +309,10 @@ try:
 finally:
     os.rename("likelihood.json.away", "metrics/likelihood.json")
 run = runs[names[0]]
-text, rows = analyse(runs, ["rabbit", "yoga", "hand", "snowman", "motorbike"])
 print(json.dumps({"rev": run["metrics"]["rev"], "elbo": run["metrics"]["metrics/likelihood.json:cnn_cnn.neg_elbo"],
-                  "curve": run["histories"]["cnn_cnn"]["val_total"], "outcomes": [r["outcome"] for r in rows]}))
+                  "curve": run["histories"]["cnn_cnn"]["val_total"]}))
 """
     out = json.loads(sh(sys.executable, "-c", script, cwd=repo).stdout.strip().splitlines()[-1])
     likelihood = json.loads(sh("git", "show", f"{out['rev']}:metrics/likelihood.json", cwd=repo).stdout)
     assert out["elbo"] == likelihood["cnn_cnn"]["neg_elbo"]
-    assert len(out["curve"]) == 2 and set(out["outcomes"]) == {"inconclusive"}
+    assert len(out["curve"]) == 2

@@ -19,7 +19,8 @@ from quickdraw_vae.runtime import run_side_by_side
 from quickdraw_vae.selection import pick_best
 from quickdraw_vae.training import fit, warm_start
 
-TP = TrainParams(epochs=3, batch_size=16, lr=2e-3, weight_decay=1e-4, kl_warmup_epochs=1, hflip=True, seed=0)
+TP = TrainParams(epochs=3, batch_size=16, lr=2e-3, lr_by_model={}, schedule="cosine", weight_decay=1e-4,
+                 kl_warmup_epochs=1, hflip=True, keep="best", seed=0)
 CFG = ModelConfig("cnn", latent=4, channels=4, hidden=16, rnn_hidden=8, dropout=0.1)
 
 
@@ -154,7 +155,8 @@ def test_warm_started_label_input_models_start_as_the_trained_model(tiny, mode):
     cond = VAE(ModelConfig("cnn", latent=4, channels=4, hidden=16, rnn_hidden=8, dropout=0.1, num_classes=2,
                            cond_mode=mode)).eval()
     warm_start(cond, trained, x, y)
-    assert torch.equal(cond.encode(x, y)[0], trained.encode(x)[0])
+    # the label's zero columns change only the order of a sum's rounding
+    assert torch.allclose(cond.encode(x, y)[0], trained.encode(x)[0], atol=1e-6, rtol=0)
     z, labels = torch.randn(5, 4), torch.tensor([0, 1, 0, 1, 1])
     assert torch.allclose(cond.decode(z, labels), trained.decode(z), atol=1e-6)
     # ...and the label's columns train: a step moves them off zero.
@@ -291,3 +293,34 @@ def test_the_epoch_log_holds_every_curve_and_a_summary_of_the_epoch_reached(tiny
     (tmp_path / "m" / "plots/metrics/train/kld.tsv").write_text("step\tkld\n1\tnot-a-number\n")
     with pytest.raises(QuickdrawError, match="kld.tsv: not a per-epoch log"):
         read_history(tmp_path / "m")
+
+
+def test_keep_last_returns_the_last_epochs_weights_and_a_constant_schedule_keeps_the_rate(tiny, tmp_path):
+    x, y, labels = tiny
+    fit_idx, val_idx = validation_split(labels, 0.2, 0)
+    args = (x[fit_idx], y[fit_idx], x[val_idx], y[val_idx], torch.device("cpu"))
+    study = replace(TP, schedule="constant", keep="last", lr=5e-2)  # a rate high enough to overshoot
+    last = fit("m", CFG, study, *args, resume_dir=tmp_path / "last")
+    saved = torch.load(tmp_path / "last" / "m.pt", weights_only=True)  # the state after the last epoch
+    assert all(torch.equal(v, saved["model"][k]) for k, v in last.model.state_dict().items())
+    assert saved["optimizer"]["param_groups"][0]["lr"] == 5e-2
+    best = fit("m", CFG, replace(study, keep="best"), *args, resume_dir=tmp_path / "best")
+    assert best.history == last.history and best.best_epoch == last.best_epoch
+    same = best.best_epoch == study.epochs  # the best epoch's weights are the last ones only if it is the last
+    assert torch.equal(best.model.head[0].weight, last.model.head[0].weight) == same
+    fit("m", CFG, TP, *args, resume_dir=tmp_path / "cosine")
+    assert torch.load(tmp_path / "cosine" / "m.pt", weights_only=True)["optimizer"]["param_groups"][0]["lr"] < 1e-6
+
+
+def test_a_random_class_embedding_stays_where_pytorch_put_it(tiny):
+    x, y, _ = tiny
+    torch.manual_seed(0)
+    trained = VAE(CFG).eval()
+    torch.manual_seed(1)
+    cond = VAE(replace(CFG, num_classes=2, cond_mode="add"))
+    initial = cond.embedding.weight.detach().clone()
+    warm_start(cond, trained, x, y, embedding_init="random")
+    assert torch.equal(cond.embedding.weight, initial)
+    assert torch.equal(cond.decoder.net[0].weight, trained.decoder.net[0].weight)
+    warm_start(cond, trained, x, y)  # class means: the embedding moves
+    assert not torch.equal(cond.embedding.weight, initial)

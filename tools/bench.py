@@ -117,7 +117,7 @@ def study_estimate(p, models: dict, side: dict, judge_rate: float, stages: dict)
     threads) and `train_judge`. The others (sample.n samples, evaluate.n drawings compared) and every
     stage's process start-up are taken as they were in the last pipeline run; None without one.
     """
-    tp, cp = p.train, p.conditional_train
+    tp, cp = p.train, p.training("conditional")
     fit_n = STUDY_TRAIN * (1 - p.data.validation_fraction)
     scored = STUDY_TRAIN + STUDY_TEST
 
@@ -146,12 +146,12 @@ def run(params_path: str, source: str, train_per_class: int, epochs: int) -> dic
     train, _, _ = load_splits(source, p.data.classes, train_per_class, 1, p.data.seed)
     fit_idx, val_idx = validation_split(train.labels, p.data.validation_fraction, p.data.seed)
     x, y = to_tensor(train.images), torch.from_numpy(train.labels)
-    short = replace(tp, epochs=epochs)
     device_name = torch.cuda.get_device_name() if device.type == "cuda" else str(device)
     out = {"device": device_name, "threads": rt.threads, "drawings": len(fit_idx), "epochs": epochs, "models": {}}
     for name in ("rnn_cnn", "cnn_cnn"):
         cfg = config_from_params(name, p.models[name])
-        bare, real, model = _loop_rates(name, cfg, tp, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx], epochs, device)
+        bare, real, model = _loop_rates(name, cfg, p.training(name), x[fit_idx], y[fit_idx], x[val_idx], y[val_idx],
+                                        epochs, device)
         elbo, iwae = _scoring_rates(model, x, p.evaluate, device)
         out["models"][name] = {"train_drawings_per_s": round(real, 1), "bare_drawings_per_s": round(bare, 1),
                                "loop_efficiency": round(real / bare, 3),
@@ -162,7 +162,8 @@ def run(params_path: str, source: str, train_per_class: int, epochs: int) -> dic
     cfgs = {name: config_from_params(name, p.models[name]) for name in ("rnn_cnn", "cnn_cnn")}
     side = {}
     if workers > 1:
-        costs = run_side_by_side(_side_by_side_costs, [(name, cfg, short, each, p.evaluate, x[fit_idx], x[val_idx])
+        costs = run_side_by_side(_side_by_side_costs, [(name, cfg, replace(p.training(name), epochs=epochs), each,
+                                                        p.evaluate, x[fit_idx], x[val_idx])
                                                        for name, cfg in cfgs.items()], workers)
         side = {name: {k: round(v, 1) for k, v in c.items()} for name, c in zip(cfgs, costs)}
     out["side_by_side"] = {"threads_each": each.threads, "models": side}

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from quickdraw_vae.verdict import experiment_metrics, metric
+from quickdraw_vae.experiments import experiment_metrics, metric
 
 DEFAULT_METRICS = ("metrics/train/rnn_cnn.json:validation.neg_elbo", "metrics/train/cnn_cnn.json:validation.neg_elbo")
 

@@ -1,10 +1,16 @@
-"""Inception Score, FID and KID through torch-fidelity, in two feature spaces.
+"""Inception Score, FID, KID, precision and recall through torch-fidelity, in two feature spaces.
 
 - `sketch`: our judge, registered as a torch-fidelity feature extractor (penultimate features for
-  FID/KID, logits for IS). The metric code stays torch-fidelity's.
+  FID, KID and precision/recall, logits for IS). The metric code stays torch-fidelity's.
 - `inception`: the standard InceptionV3 FID weights torch-fidelity uses, downloaded with their hash
   checked or from a local file (`evaluate.inception_weights`), loaded without unpickling
   (`inception.py`). Photographs, not drawings, taught it: kept so figures compare with the study's.
+
+Precision and recall are Kynkaanniemi et al. (2019), k = 3: the share of samples inside the real
+drawings' feature manifold (fidelity), and of real drawings inside the samples' (diversity).
+The study's own definitions sit beside ours, to explain its figures: its "Inception Score" is the
+softmax over a network's pooled features (not its class logits), and its FID compares 500 samples
+with 500 test drawings (`study_is`, `fid_500`).
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from .errors import QuickdrawError
 
 SKETCH = "quickdraw-sketch-judge"
+STUDY_FID_N = 500  # the study's FID: 500 samples against 500 test drawings
+# The layer the study's IS takes its softmax over, per extractor: the pooled features (InceptionV3's 2048).
+POOLED = {SKETCH: "features", "quickdraw-inception-v3-verified": "2048"}
 
 
 class Drawings(Dataset):
@@ -50,7 +59,7 @@ class SketchJudgeExtractor(FeatureExtractorBase):
 
     @staticmethod
     def get_default_feature_layer_for_metric(metric):
-        return {"isc": "logits", "fid": "features", "kid": "features"}[metric]
+        return {"isc": "logits", "fid": "features", "kid": "features", "prc": "features"}[metric]
 
     @staticmethod
     def can_be_compiled():
@@ -71,24 +80,42 @@ if SKETCH not in torch_fidelity.registry.FEATURE_EXTRACTORS_REGISTRY:
     torch_fidelity.register_feature_extractor(SKETCH, SketchJudgeExtractor)
 
 
+def _calculate(extractor: str, weights: str | None, seed: int, **metrics) -> dict:
+    return torch_fidelity.calculate_metrics(
+        feature_extractor=extractor, feature_extractor_weights_path=weights, rng_seed=seed, batch_size=256,
+        cuda=torch.cuda.is_available(), cache=False, verbose=False, save_cpu_ram=True, **metrics)
+
+
 def fidelity(generated: np.ndarray, real: np.ndarray, extractor: str, weights: str | None,
              kid_subset_size: int, seed: int, isc_splits: int = 10) -> dict[str, float]:
-    """IS of `generated`, FID and KID of `generated` against `real`, in one feature space.
+    """IS of `generated`; FID, KID, precision and recall of `generated` against `real`, in one feature space.
 
     `extractor` is a torch-fidelity registry name (SKETCH, inception.INCEPTION, or one a caller registered).
     """
     subset = min(kid_subset_size, len(generated), len(real))
-    result = torch_fidelity.calculate_metrics(
-        input1=Drawings(generated), input2=Drawings(real), isc=True, fid=True, kid=True,
-        feature_extractor=extractor, feature_extractor_weights_path=weights,
-        kid_subset_size=subset, isc_splits=isc_splits, rng_seed=seed, batch_size=256,
-        cuda=torch.cuda.is_available(), cache=False, verbose=False, save_cpu_ram=True,
-    )
+    result = _calculate(extractor, weights, seed, input1=Drawings(generated), input2=Drawings(real), isc=True,
+                        fid=True, kid=True, prc=True, kid_subset_size=subset, isc_splits=isc_splits)
     return {
         "is": float(result["inception_score_mean"]), "is_std": float(result["inception_score_std"]),
         "fid": float(result["frechet_inception_distance"]),
         "kid": float(result["kernel_inception_distance_mean"]), "kid_std": float(result["kernel_inception_distance_std"]),
+        "precision": float(result["precision"]), "recall": float(result["recall"]),
     }
+
+
+def study_figures(generated: np.ndarray, real: np.ndarray, extractor: str, weights: str | None, seed: int,
+                  isc_splits: int = 10) -> dict[str, float]:
+    """The study's definitions in one feature space, at its N (STUDY_FID_N drawings a side, fewer where
+    fewer exist): its IS, the softmax over the pooled features (torch-fidelity's IS over that layer),
+    and its FID."""
+    n = min(STUDY_FID_N, len(generated), len(real))
+    generated = Drawings(subsample(generated, n, seed, "samples"))
+    study_is = _calculate(extractor, weights, seed, input1=generated, isc=True, feature_layer_isc=POOLED[extractor],
+                          isc_splits=isc_splits)
+    fid = _calculate(extractor, weights, seed, input1=generated, input2=Drawings(subsample(real, n, seed, "real drawings")),
+                     fid=True)
+    return {"study_is": float(study_is["inception_score_mean"]), "fid_500": float(fid["frechet_inception_distance"]),
+            "fid_500_n": n}
 
 
 def subsample(images: np.ndarray, n: int, seed: int, where: str) -> np.ndarray:
@@ -98,9 +125,11 @@ def subsample(images: np.ndarray, n: int, seed: int, where: str) -> np.ndarray:
 
 
 def evaluate_generation(samples: dict[str, np.ndarray], real: np.ndarray, real_floor: np.ndarray, ep,
-                        judge_path: Path, n: int | None = None, where: str = "real drawings") -> dict:
-    """Every sample set's IS/FID/KID in every feature space against `real`, plus the floor (`real_floor`,
-    other real drawings, against `real`), all at one N (`evaluate.n` unless given)."""
+                        judge_path: Path, n: int | None = None, where: str = "real drawings",
+                        study: bool = False) -> dict:
+    """Every sample set's IS/FID/KID/precision/recall in every feature space against `real`, plus the
+    floor (`real_floor`, other real drawings, against `real`), all at one N (`evaluate.n` unless given);
+    with `study`, the study's IS and FID (`study_figures`) too, from all of each set and all of `real`."""
     from . import inception
 
     n = n or ep.n
@@ -108,14 +137,17 @@ def evaluate_generation(samples: dict[str, np.ndarray], real: np.ndarray, real_f
     weights = {"sketch": str(judge_path)}
     if "inception" in ep.feature_extractors:
         weights["inception"] = inception.weights_path(ep.inception_weights)
+    full = {"real_floor": real_floor, **samples}
     sets = {"real_floor": subsample(real_floor, n, ep.seed, "the training drawings")}
     for name, images in samples.items():
         sets[name] = subsample(images, n, ep.seed, f"samples of {name}")
-    real = subsample(real, n, ep.seed, where)
+    real_n = subsample(real, n, ep.seed, where)
     out = {"n": n}
     for space in ep.feature_extractors:
         for name, images in sets.items():
-            scores = fidelity(images, real, registry_name[space], weights[space], ep.kid_subset_size, ep.seed)
+            scores = fidelity(images, real_n, registry_name[space], weights[space], ep.kid_subset_size, ep.seed)
+            if study:
+                scores.update(study_figures(full[name], real, registry_name[space], weights[space], ep.seed))
             out.update({f"{name}.{space}.{k}": round(v, 6) for k, v in scores.items()})
     out["train_reference"] = train_reference(samples, real_floor, judge_path, ep)
     return out

@@ -1,4 +1,5 @@
-"""The networks: two encoders (row-reading bi-GRU, convolutional), one decoder, the VAE around them.
+"""The networks: two encoders (row-reading bi-GRU, convolutional), one decoder, the VAE around them,
+in two architectures: ours (`residual`) and the study's own layers (`study`).
 
 A model is built from a `ModelConfig`, and the config is stored next to the weights in every
 checkpoint (nanoGPT's GPTConfig idea), so sampling and scoring rebuild exactly what was trained.
@@ -14,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .choices import CONDITIONAL_MODES, DECODER_OUTPUTS, ENCODERS, RNN_READOUTS
+from .choices import ARCHITECTURES, CONDITIONAL_MODES, DECODER_OUTPUTS, ENCODERS, RNN_READOUTS
 from .errors import QuickdrawError
 
 COND_MODES = ("none", *CONDITIONAL_MODES)
@@ -45,8 +46,13 @@ class ModelConfig:
     # by default, near the CNN's 7 x 7 x 32). Checkpoints without the keys used 1 and 32.
     rnn_layers: int = 1
     rnn_row_features: int = 32
+    # "residual": ours; "study": the study's layers (StudyRowGRUEncoder, StudyConvEncoder, StudyDecoder),
+    # which read only latent, channels and rnn_hidden. Checkpoints without the key are "residual".
+    architecture: str = "residual"
 
     def __post_init__(self):
+        if self.architecture not in ARCHITECTURES:
+            raise QuickdrawError(f"model config: unknown architecture {self.architecture!r} ({', '.join(ARCHITECTURES)})")
         if self.decoder_output not in DECODER_OUTPUTS:
             raise QuickdrawError(f"model config: unknown decoder_output {self.decoder_output!r} "
                                  f"({', '.join(DECODER_OUTPUTS)})")
@@ -183,19 +189,70 @@ class Decoder(nn.Module):
         return self.net(z)
 
 
+class StudyRowGRUEncoder(nn.Module):
+    """The study's RNN encoder: one bidirectional GRU layer over the 28 rows, every row's output kept
+    (28 x 2 x rnn_hidden numbers, flattened) for the mu / logvar layer."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.gru = nn.GRU(28, cfg.rnn_hidden, batch_first=True, bidirectional=True)
+        self.out_dim = 28 * 2 * cfg.rnn_hidden
+
+    def forward(self, x):
+        return self.gru(x.reshape(-1, 28, 28))[0].flatten(1)
+
+
+class StudyConvEncoder(nn.Module):
+    """The study's CNN encoder: 3x3 convolutions of `channels`, 2x and 4x that many maps (strides 2, 2,
+    1), ReLU, no normalisation."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        c = cfg.channels
+        self.net = nn.Sequential(nn.Conv2d(1, c, 3, 2, 1), nn.ReLU(), nn.Conv2d(c, 2 * c, 3, 2, 1), nn.ReLU(),
+                                 nn.Conv2d(2 * c, 4 * c, 3, 1, 1), nn.ReLU(), nn.Flatten())
+        self.out_dim = 4 * c * 7 * 7
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class StudyDecoder(nn.Module):
+    """The study's decoder: z -> 4c x 7 x 7 (ReLU) -> transposed convolutions to 2c (14x14) and c maps
+    (28x28), ReLU, then a 3x3 one to the logits (the study applied the sigmoid in the model, we in the loss)."""
+
+    def __init__(self, cfg: ModelConfig, z_dim: int):
+        super().__init__()
+        c = cfg.channels
+        self.net = nn.Sequential(nn.Linear(z_dim, 4 * c * 7 * 7), nn.ReLU(), nn.Unflatten(1, (4 * c, 7, 7)),
+                                 nn.ConvTranspose2d(4 * c, 2 * c, 4, 2, 1), nn.ReLU(),
+                                 nn.ConvTranspose2d(2 * c, c, 4, 2, 1), nn.ReLU(),
+                                 FoldConvTranspose2d(c, 1, 3, 1, 1))
+
+    def forward(self, z):
+        return self.net(z)
+
+
 class VAE(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        self.encoder = RowGRUEncoder(cfg) if cfg.encoder == "rnn" else ConvEncoder(cfg)
+        study = cfg.architecture == "study"
+        if cfg.encoder == "rnn":
+            self.encoder = StudyRowGRUEncoder(cfg) if study else RowGRUEncoder(cfg)
+        else:
+            self.encoder = StudyConvEncoder(cfg) if study else ConvEncoder(cfg)
         cond_in = cfg.latent if cfg.cond_mode == "cvae" else 0
         z_dim = cfg.latent * (2 if cfg.cond_mode in ("concat", "cvae") else 1)
         self.embedding = nn.Embedding(cfg.num_classes, cfg.latent) if cfg.conditional else None
-        self.head = nn.Sequential(
-            nn.Linear(self.encoder.out_dim + cond_in, cfg.hidden), nn.SiLU(), nn.Dropout(cfg.dropout),
-            nn.Linear(cfg.hidden, 2 * cfg.latent),
-        )
-        self.decoder = Decoder(cfg, z_dim)
+        if study:  # the study's fc_mu and fc_logvar as one layer: the same weights, the same count
+            self.head = nn.Linear(self.encoder.out_dim + cond_in, 2 * cfg.latent)
+        else:
+            self.head = nn.Sequential(
+                nn.Linear(self.encoder.out_dim + cond_in, cfg.hidden), nn.SiLU(), nn.Dropout(cfg.dropout),
+                nn.Linear(cfg.hidden, 2 * cfg.latent),
+            )
+        self.decoder = StudyDecoder(cfg, z_dim) if study else Decoder(cfg, z_dim)
         # Channels-last convolution weights make every feature map channels-last: on the CPU,
         # scoring (the IWAE bound, samples) and training run faster (docs/performance.md).
         self.to(memory_format=torch.channels_last)
@@ -280,5 +337,8 @@ def config_from_params(name: str, mp, num_classes: int = 0, cond_mode: str = "no
     # The CNN encoder reads no rnn_* key: its config keeps their defaults, as its checkpoints always have.
     rnn = (dict(rnn_readout=mp.rnn_readout, rnn_layers=mp.rnn_layers, rnn_row_features=mp.rnn_row_features)
            if encoder == "rnn" else {})
+    if mp.architecture == "study":  # the study's layers read only these; the config keeps the rest at defaults
+        return ModelConfig(encoder, mp.latent, mp.channels, 0, mp.rnn_hidden if encoder == "rnn" else 0, 0.0,
+                           num_classes, cond_mode, architecture="study")
     return ModelConfig(encoder, mp.latent, mp.channels, mp.hidden, mp.rnn_hidden, mp.dropout, num_classes, cond_mode,
                        fine_channels=mp.fine_channels, decoder_output=mp.decoder_output, **rnn)

@@ -15,13 +15,18 @@ from typing import Literal
 import yaml
 
 from .choices import (
+    ARCHITECTURES,
     CONDITIONAL_INITS,
     CONDITIONAL_MODES,
     DECODER_OUTPUTS,
     DEVICES,
+    EMBEDDING_INITS,
     FEATURE_EXTRACTORS,
+    KEEP,
     PIXELS,
+    PROFILES,
     RNN_READOUTS,
+    SCHEDULES,
     STRATEGIES,
 )
 from .errors import QuickdrawError
@@ -52,6 +57,8 @@ class DataParams:
 
 @dataclass(frozen=True)
 class ModelParams:
+    # residual: ours; study: the study's layers, sized by latent, channels and rnn_hidden alone (models.VAE)
+    architecture: Literal[ARCHITECTURES]
     latent: int = _at_least(1)
     channels: int = _at_least(1)
     fine_channels: int = _at_least(1)
@@ -69,9 +76,12 @@ class TrainParams:
     epochs: int = _at_least(1)
     batch_size: int = _at_least(1)
     lr: float = _between(1e-7, 1.0)
-    weight_decay: float = _between(0.0, 1.0)
+    lr_by_model: dict[str, float]  # a model's own learning rate instead of lr (the study's RNN-CNN: 1e-2)
+    schedule: Literal[SCHEDULES]  # cosine decay of the learning rate over the run, or constant
+    weight_decay: float = _between(0.0, 1.0)  # AdamW's; 0 is Adam
     kl_warmup_epochs: int = _at_least(0)
     hflip: bool  # mirror half of each batch: a mirrored rabbit is still a rabbit
+    keep: Literal[KEEP]  # the weights of the best validation epoch, or of the last
     seed: int = _at_least(0)
 
 
@@ -96,7 +106,8 @@ class QuickProfile:
 @dataclass(frozen=True)
 class ConditionalParams:
     mode: Literal[CONDITIONAL_MODES]
-    init: Literal[CONDITIONAL_INITS]  # best: fine-tune the selected unconditional model; scratch: the study's way
+    init: Literal[CONDITIONAL_INITS]  # best: fine-tune the selected unconditional model; scratch: from random weights
+    embedding_init: Literal[EMBEDDING_INITS]  # with init best: each class's mean code, or PyTorch's N(0, 1)
     epochs: int = _at_least(1)  # with init: best (scratch trains train.epochs)
     kl_warmup_epochs: int = _at_least(0)
 
@@ -134,15 +145,18 @@ class EvaluateParams:
 
 
 @dataclass(frozen=True)
-class VerdictParams:
+class ClaimsParams:
     runs: int = _at_least(2)
-    first_seed: int = _at_least(0)
+    first_seed: int = _at_least(0)  # a block of seeds no choice was made on
+    decision_seeds: list[int]  # the seeds the choices of docs/decisions.md were made on, rerun for the before/after
     seed_params: list[str]
     set: list[str]
 
 
 @dataclass(frozen=True)
 class Params:
+    profile: Literal[PROFILES]
+    study_profile: dict  # a partial params tree, merged over the others when profile is study
     quick: bool
     quick_profile: QuickProfile
     runtime: RuntimeParams
@@ -153,7 +167,7 @@ class Params:
     sample: SampleParams
     judge: JudgeParams
     evaluate: EvaluateParams
-    verdict: VerdictParams
+    claims: ClaimsParams
 
     @property
     def conditional_train(self) -> TrainParams:
@@ -161,6 +175,11 @@ class Params:
         conditional.epochs when it is fine-tuned."""
         warm = replace(self.train, kl_warmup_epochs=self.conditional.kl_warmup_epochs)
         return replace(warm, epochs=self.conditional.epochs) if self.conditional.init == "best" else warm
+
+    def training(self, name: str) -> TrainParams:
+        """How model `name` (rnn_cnn, cnn_cnn, conditional) trains, at its own learning rate."""
+        tp = self.conditional_train if name == "conditional" else self.train
+        return replace(tp, lr=tp.lr_by_model.get(name, tp.lr))
 
     def resolved(self) -> "Params":
         """The params the stages actually use: `quick: true` applies `quick_profile`."""
@@ -196,9 +215,13 @@ def _convert(tp, value, key: str, meta):
             raise QuickdrawError(f"params.yaml: {key} must be a list, got {value!r}")
         (item,) = typing.get_args(tp)
         return [_convert(item, v, f"{key}[{i}]", {}) for i, v in enumerate(value)]
+    if tp is dict:  # a params tree checked where it is used (study_profile: merge_profile)
+        if not isinstance(value, dict):
+            raise QuickdrawError(f"params.yaml: {key} must be a mapping, got {value!r}")
+        return value
     if origin is dict:
-        if not isinstance(value, dict) or not value:
-            raise QuickdrawError(f"params.yaml: {key} must be a non-empty mapping")
+        if not isinstance(value, dict):
+            raise QuickdrawError(f"params.yaml: {key} must be a mapping, got {value!r}")
         _, item = typing.get_args(tp)
         return {k: _convert(item, v, f"{key}.{k}", {}) for k, v in value.items()}
     ok = {
@@ -243,6 +266,12 @@ def _check(params: Params) -> None:
         raise QuickdrawError("params.yaml: data.classes must list at least two distinct classes")
     if set(params.models) != set(MODEL_NAMES):
         raise QuickdrawError(f"params.yaml: models must have exactly the keys {', '.join(MODEL_NAMES)}")
+    for name in params.train.lr_by_model:
+        if name not in ALL_MODELS:
+            raise QuickdrawError(f"params.yaml: train.lr_by_model has unknown model {name!r} ({', '.join(ALL_MODELS)})")
+    for name, lr in params.train.lr_by_model.items():
+        if not 1e-7 <= lr <= 1.0:
+            raise QuickdrawError(f"params.yaml: train.lr_by_model.{name} must be between 1e-07 and 1.0, got {lr!r}")
     for name in params.evaluate.feature_extractors:
         if name not in FEATURE_EXTRACTORS:
             raise QuickdrawError(f"params.yaml: evaluate.feature_extractors has unknown extractor {name!r} "
@@ -276,16 +305,44 @@ def _check_combinations(p: Params, raw: dict) -> None:
                              f"evaluate.n ({ev.n})")
     if "sketch" not in ev.feature_extractors:
         raise QuickdrawError("params.yaml: evaluate.feature_extractors must include sketch (the report and the "
-                             "verdict read the judge's feature space)")
-    for key in p.verdict.seed_params:
+                             "claims read the judge's feature space)")
+    for key in p.claims.seed_params:
         node = raw
         for part in key.split("."):
             node = node.get(part) if isinstance(node, dict) else None
         if not isinstance(node, int) or isinstance(node, bool):
-            raise QuickdrawError(f"params.yaml: verdict.seed_params has {key!r}, which is not an integer param")
+            raise QuickdrawError(f"params.yaml: claims.seed_params has {key!r}, which is not an integer param")
+
+
+def merge_profile(raw: dict) -> dict:
+    """The params a profile runs with: with `profile: study`, every key of `study_profile` replaces the
+    same key above it (nested mappings merged key by key). A key with no counterpart is a typo, named;
+    an empty mapping (train.lr_by_model) takes new keys."""
+    if not isinstance(raw, dict) or raw.get("profile") != "study":
+        return raw
+
+    def merged(base, over, where: str):
+        if not isinstance(over, dict) or not isinstance(base, dict):
+            return over
+        out = dict(base)
+        for key, value in over.items():
+            if key not in base and base:
+                raise QuickdrawError(f"params.yaml: study_profile.{where}{key} names no params key {where}{key}")
+            out[key] = merged(base.get(key), value, f"{where}{key}.")
+        return out
+
+    profile = raw.get("study_profile")
+    if not isinstance(profile, dict):
+        raise QuickdrawError(f"params.yaml: study_profile must be a mapping, got {profile!r}")
+    for key in ("profile", "study_profile", "claims"):
+        if key in profile:
+            raise QuickdrawError(f"params.yaml: study_profile.{key} cannot be set by the profile itself")
+    return merged(raw, profile, "")
 
 
 def parse_params(raw) -> Params:
+    """Validate params.yaml's contents (the profile merged in); quick mode is applied by `resolved()`."""
+    raw = merge_profile(raw)
     params = _build(Params, raw, "")
     _check(params)
     _check_combinations(params.resolved(), raw)

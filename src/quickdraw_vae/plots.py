@@ -115,34 +115,27 @@ def metrics_bars(path, table: dict[str, dict[str, float]], metrics: list[str], t
     plt.close(fig)
 
 
-def verdict_figure(path, curves: dict[str, list[list[float]]], test_loss: dict[str, list[float]],
-                   fids: dict[str, list[float]]) -> None:
-    """Validation loss per epoch with the spread over seeds as a band; final metrics with error bars.
-
-    Every argument maps a model (or sample set) to one value, or one curve, per seed."""
-    runs = len(next(iter(test_loss.values())))
-    fig, (left, right, third) = plt.subplots(1, 3, figsize=(17, 4.2))
-    for model, per_seed in curves.items():
-        length = min(len(c) for c in per_seed)
-        values = np.array([c[:length] for c in per_seed])
-        epochs = np.arange(1, length + 1)
-        mean, std = values.mean(0), values.std(0, ddof=1) if len(values) > 1 else np.zeros(length)
-        left.plot(epochs, mean, label=model)
-        left.fill_between(epochs, mean - std, mean + std, alpha=0.25)
-    left.set(xlabel="epoch", ylabel="validation -ELBO (nats/drawing)", title=f"Validation loss over {runs} seeds (mean ± std)")
-    left.grid(alpha=0.3), left.legend()
-    labels = list(test_loss)
-    means = [float(np.mean(v)) for v in test_loss.values()]
-    stds = [float(np.std(v, ddof=1)) if runs > 1 else 0.0 for v in test_loss.values()]
-    right.bar(labels, means, yerr=stds, capsize=6, color="tab:blue")
-    right.set(ylabel="test -ELBO (nats/drawing)", title="Final test loss (mean ± std over seeds)")
-    right.set_ylim(min(means) - 3 * max(max(stds), 1), max(means) + 3 * max(max(stds), 1))
-    right.grid(axis="y", alpha=0.3)
-    values = np.array(list(fids.values()))
-    third.bar(list(fids), values.mean(1), yerr=values.std(1, ddof=1) if runs > 1 else None, capsize=6, color="tab:orange")
-    third.set(ylabel="sketch FID (lower is better)", title="Sample FID (mean ± std over seeds)")
-    third.tick_params(axis="x", rotation=30)
-    third.grid(axis="y", alpha=0.3)
+def claims_figure(path, curves: dict[str, dict[str, dict[str, list[list[float]]]]]) -> None:
+    """The training curves the dynamics claims read: one row per profile, one column per term (loss, BCE,
+    KLD), each model's mean over seeds with a band of one std. `curves[profile][model][column]` holds
+    one curve per seed."""
+    titles = {"train_total": "training loss", "train_bce": "training BCE", "train_kld": "training KLD"}
+    fig, axes = plt.subplots(len(curves), 3, figsize=(16, 4 * len(curves)), squeeze=False)
+    for row, (profile, models) in zip(axes, curves.items()):
+        for ax, column in zip(row, titles):
+            for model, per_column in models.items():
+                per_seed = per_column[column]
+                length = min(len(c) for c in per_seed)
+                values = np.array([c[:length] for c in per_seed])
+                epochs = np.arange(1, length + 1)
+                mean = values.mean(0)
+                std = values.std(0, ddof=1) if len(values) > 1 else np.zeros(length)
+                ax.plot(epochs, mean, label=model)
+                ax.fill_between(epochs, mean - std, mean + std, alpha=0.25)
+            ax.set(xlabel="epoch", ylabel="nats/drawing", title=f"{profile} profile: {titles[column]}")
+            ax.grid(alpha=0.3)
+            ax.legend()
+    fig.tight_layout()
     save_figure(path, fig)
     plt.close(fig)
 

@@ -38,14 +38,19 @@ def summary(metrics: dict[str, dict]) -> tuple[str, dict[str, dict[str, float]]]
     real = classified["real_test"]
 
     lines = ["## Likelihood (nats/drawing)", "",
-             "Validation decides (the selection, every choice); the test columns only report.", "",
-             "| model | validation -ELBO | test -ELBO | test BCE | test KLD | test IWAE NLL (k) | parameters |",
-             "|---|---|---|---|---|---|---|"]
+             "Validation decides (the selection, every choice); the test columns only report. The final training "
+             "loss is the study's \"final loss\": the last epoch's -ELBO (BCE + KLD) on the training drawings, "
+             "averaged as the batches went, in train mode.", "",
+             "| model | final training loss (BCE + KLD) | validation -ELBO | test -ELBO | test BCE | test KLD | "
+             "test IWAE NLL (k) | parameters |",
+             "|---|---|---|---|---|---|---|---|"]
     for m, r in training.items():
         t = scored[m]
         tag = " (selected)" if m == best else ""
-        lines.append(f"| {m}{tag} | {r['validation']['neg_elbo']:.2f} | {t['neg_elbo']:.2f} | {t['bce']:.2f} | "
-                     f"{t['kld']:.2f} | {t['iwae_nll']:.2f} ({t['iwae_k']}) | {r['parameters']:,} |")
+        final = r.get("final_train")
+        final_cell = f"{final['neg_elbo']:.2f} ({final['bce']:.2f} + {final['kld']:.2f})" if final else "–"
+        lines.append(f"| {m}{tag} | {final_cell} | {r['validation']['neg_elbo']:.2f} | {t['neg_elbo']:.2f} | "
+                     f"{t['bce']:.2f} | {t['kld']:.2f} | {t['iwae_nll']:.2f} ({t['iwae_k']}) | {r['parameters']:,} |")
     recon = classified["reconstructions"]
     lines += ["", "## Reconstructions the judge recognises (test drawings)", "",
               "The judge's accuracy on each model's reconstructions of the test drawings, beside its accuracy on "
@@ -55,19 +60,21 @@ def summary(metrics: dict[str, dict]) -> tuple[str, dict[str, dict[str, float]]]
     lines += [f"| {m} reconstructions | {r['accuracy']:.1%} | {_lowest(r)} |" for m, r in recon.items()]
     lines += ["", f"## Sample quality (N = {generation['n']} per set, against real test drawings)", "",
               "Rows marked prior are the same models sampled the plain way, as a baseline for `sample.*`. "
-              "The last column scores the same samples against the training drawings at a larger N (steadier; "
-              "read it beside the copy check).", ""]
+              "Precision and recall (k = 3): the share of samples that fall among real drawings (fidelity), and of "
+              "real drawings that fall among the samples (diversity). The last column scores the same samples "
+              "against the training drawings at a larger N (steadier; read it beside the copy check).", ""]
     reference = generation.get("train_reference", {})
-    header = ("| model | " + " | ".join(f"{s} IS | {s} FID | {s} KID" for s in spaces) +
+    measured = [k for k in ("is", "fid", "kid", "precision", "recall") if f"real_floor.{spaces[0]}.{k}" in generation]
+    header = ("| model | " + " | ".join(f"{s} {_metric_name(k)}" for s in spaces for k in measured) +
               f" | judge accuracy | sketch FID / KID vs train (N = {reference.get('n', '–')}) |")
-    lines += [header, "|---" * (1 + 3 * len(spaces) + 2) + "|"]
+    lines += [header, "|---" * (1 + len(measured) * len(spaces) + 2) + "|"]
     table: dict[str, dict[str, float]] = {}
     for m in (*SAMPLE_SETS, "real_floor"):
         cells, table[m] = [], {}
         for s in spaces:
-            for metric in ("is", "fid", "kid"):
+            for metric in measured:
                 value = generation[f"{m}.{s}.{metric}"]
-                table[m][f"{s} {metric.upper()}"] = value
+                table[m][f"{s} {_metric_name(metric)}"] = value
                 cells.append(f"{value:.4f}" if metric == "kid" else f"{value:.2f}")
         acc = classified["samples"].get(m, {}).get("accuracy")
         acc_cell = f"{acc:.1%}" if acc is not None else ("–" if m != "real_floor" else f"{real['accuracy']:.1%} (real test)")
@@ -75,6 +82,31 @@ def summary(metrics: dict[str, dict]) -> tuple[str, dict[str, dict[str, float]]]
         ref = reference.get(m)
         ref_cell = f"{ref['fid']:.2f} / {ref['kid']:.4f}" if ref else "–"
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {acc_cell} | {ref_cell} |")
+    if f"real_floor.{spaces[0]}.study_is" in generation:
+        lines += ["", "## The study's own definitions", "",
+                  "Its \"Inception Score\" is a softmax over a network's pooled features, not over its class "
+                  "logits: how peaked the features are, which their scale sets, not which class a drawing shows. Its "
+                  "FID compared 500 samples with 500 test drawings (FID is biased upward at small N). Both beside "
+                  "ours, in every feature space run here.", "",
+                  "| drawings | " + " | ".join(f"{s} IS (ours) | {s} IS (study's) | {s} FID (N = {generation['n']}) | "
+                                                f"{s} FID (study's N)" for s in spaces) + " |",
+                  "|---" * (1 + 4 * len(spaces)) + "|"]
+        for m in (*SAMPLE_SETS, "real_floor"):
+            cells = [f"{generation[f'{m}.{s}.is']:.3f} | {generation[f'{m}.{s}.study_is']:.4f} | "
+                     f"{generation[f'{m}.{s}.fid']:.2f} | {generation[f'{m}.{s}.fid_500']:.2f} "
+                     f"({generation[f'{m}.{s}.fid_500_n']:.0f})" for s in spaces]
+            label = {"real_floor": "real training drawings"}.get(m, m)
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    cas = classified.get("accuracy_score")
+    if cas:
+        lines += ["", "## Classification accuracy score", "",
+                  f"The judge's recipe trained on the conditional model's {cas['n_train']} samples alone (labelled by "
+                  "the class they were drawn for), and on as many real training drawings of each class; both tested "
+                  "on the real test drawings.", "",
+                  "| trained on | test accuracy | lowest class |", "|---|---|---|",
+                  f"| conditional samples | {cas['samples']['accuracy']:.1%} | {_lowest(cas['samples'])} |",
+                  f"| real drawings | {cas['real']['accuracy']:.1%} | {_lowest(cas['real'])} |",
+                  "", f"Ratio (samples / real): {cas['ratio']:.3f}."]
     copies = generation.get("copies")
     if copies:
         lines += ["", "## No copies", "",
@@ -97,6 +129,10 @@ def summary(metrics: dict[str, dict]) -> tuple[str, dict[str, dict[str, float]]]
         lines.append(f"| {c} | {v['accuracy']:.1%} | {v['confidence']:.2f} | {fid} | {kid} | "
                      f"{real['per_class_accuracy'][c]:.1%} | {judge['validation']['per_class_accuracy'][c]:.1%} |")
     return "\n".join(lines) + "\n", table
+
+
+def _metric_name(key: str) -> str:
+    return key.upper() if key in ("is", "fid", "kid") else key
 
 
 def _lowest(report: dict) -> str:

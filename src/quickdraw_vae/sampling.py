@@ -6,6 +6,7 @@ Latent strategies (`sample.strategy`):
 - `gmm`: a Gaussian mixture fitted (scikit-learn) to the encoded training drawings, per class for a
   conditional model, sampled with its component covariances scaled by T^2. It follows the
   aggregate posterior, which the prior only approximates.
+- `mixed`: the study's hand-mixed latent patterns for its IS/FID samples, five in turn (`mixed_latents`).
 Class scale (`sample.class_scale`, conditional models): the class embedding is multiplied by it before
 decoding; above 1 the drawings lean toward what sets their class apart (docs/decisions.md I).
 Pixel mappings (`sample.pixels`), never a hidden post-process:
@@ -51,6 +52,8 @@ class Sampler:
     def latents(self, n: int, latent: int, labels: torch.Tensor | None, gen: torch.Generator) -> torch.Tensor:
         if self.strategy == "prior":
             return torch.randn(n, latent, generator=gen)
+        if self.strategy == "mixed":
+            return mixed_latents(n, latent, gen)
         if self.strategy == "temperature":
             return self.temperature * torch.randn(n, latent, generator=gen)
         groups = labels if labels is not None and len(self.gmm["weights"]) > 1 else torch.zeros(n, dtype=torch.long)
@@ -73,6 +76,27 @@ class Sampler:
     def state(self) -> dict:
         return {"strategy": self.strategy, "temperature": self.temperature, "pixels": self.pixels,
                 "sharpen": self.sharpen, "gmm": dict(self.gmm), "class_scale": self.class_scale}
+
+
+def mixed_latents(n: int, latent: int, gen: torch.Generator) -> torch.Tensor:
+    """The study's "diverse latent sampling" (its evaluate_vae_metrics.py, the CNN-CNN's scheme), drawing
+    i taking pattern i mod 5: N(0, I); a quarter of the dimensions N(0, 4), the rest 0; U(-1.5, 1.5);
+    N(0, 1.44) (its "alternating values": every other dimension negated, of a symmetric draw);
+    N(0, 0.25) with 4 consecutive dimensions N(0, 4), starting at dimension (i // 5) mod (L - 4)."""
+    i = torch.arange(n)
+    pattern = i % 5
+    normal = torch.randn(n, latent, generator=gen)
+    sparse = torch.zeros(n, latent)
+    chosen = torch.rand(n, latent, generator=gen).argsort(1)[:, : max(1, latent // 4)]
+    sparse.scatter_(1, chosen, 2.0 * torch.randn(n, chosen.shape[1], generator=gen))
+    uniform = (torch.rand(n, latent, generator=gen) * 2 - 1) * 1.5
+    alternating = 1.2 * torch.randn(n, latent, generator=gen)
+    focused = 0.5 * torch.randn(n, latent, generator=gen)
+    start = (i // 5) % max(1, latent - 4)
+    window = (torch.arange(latent)[None, :] >= start[:, None]) & (torch.arange(latent)[None, :] < start[:, None] + 4)
+    focused = torch.where(window, 2.0 * torch.randn(n, latent, generator=gen), focused)
+    options = torch.stack([normal, sparse, uniform, alternating, focused])  # (5, n, L)
+    return options[pattern, i]
 
 
 def fit_gmm(z: np.ndarray, groups: np.ndarray, components: int, seed: int) -> dict[str, torch.Tensor]:

@@ -1,8 +1,10 @@
 """Training: one loop for every model, data held as tensors and batched by index.
 
-The loop keeps the weights of the epoch with the lowest validation -ELBO (early stopping by
-selection, never looking at test), warms the KL weight up from 0 to 1, and decays the learning
-rate on a cosine.
+Ours keeps the weights of the epoch with the lowest validation -ELBO (early stopping by selection,
+never looking at test), warms the KL weight up from 0 to 1, and decays the learning rate on a
+cosine; the study's protocol (`train.keep: last`, `schedule: constant`, no warm-up) keeps the last
+epoch's weights at a constant rate. Either way the last epoch's training loss, accumulated in train
+mode as the batches go, is reported as the study reported its "final loss".
 """
 
 from __future__ import annotations
@@ -70,9 +72,11 @@ def make_optimizer(model: VAE, tp: TrainParams, device: torch.device) -> torch.o
     return torch.optim.AdamW(model.parameters(), lr=tp.lr, weight_decay=tp.weight_decay, fused=fused or None)
 
 
-def warm_start(model: VAE, trained: VAE, x: torch.Tensor | None = None, y: torch.Tensor | None = None) -> None:
+def warm_start(model: VAE, trained: VAE, x: torch.Tensor | None = None, y: torch.Tensor | None = None,
+               embedding_init: str = "class_means") -> None:
     """Copy every weight the two models share; the new class embedding starts at each class's mean
-    code on (x, y).
+    code on (x, y), or (`embedding_init: random`) where PyTorch's initialisation put it, N(0, 1), as
+    in the study's code.
 
     `concat` and `cvae` read the label through new input columns, zero at the start, so the model
     begins exactly as the trained one. `shift` measures the encoder's codes from that mean, so the
@@ -88,7 +92,7 @@ def warm_start(model: VAE, trained: VAE, x: torch.Tensor | None = None, y: torch
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or any(not k.startswith("embedding.") for k in missing):
         raise QuickdrawError(f"cannot warm-start: architectures differ ({', '.join(unexpected or missing)})")
-    if model.embedding is None:
+    if model.embedding is None or embedding_init == "random":
         return
     if x is None or y is None:
         raise QuickdrawError("cannot warm-start a conditional model without labelled drawings")
@@ -144,8 +148,9 @@ def _fingerprint(*parts) -> str:
 def fit(name: str, cfg: ModelConfig, tp: TrainParams,
         x: torch.Tensor, y: torch.Tensor | None, xv: torch.Tensor, yv: torch.Tensor | None,
         device: torch.device, resume_dir: Path | None = None, init_from: VAE | None = None,
-        on_epoch: Callable[[dict], None] | None = None) -> FitResult:
-    """Train, keeping the weights of the best validation epoch; `on_epoch` gets each epoch's history row.
+        on_epoch: Callable[[dict], None] | None = None, embedding_init: str = "class_means") -> FitResult:
+    """Train, keeping the weights of the best validation epoch (`train.keep: best`) or of the last;
+    `on_epoch` gets each epoch's history row.
 
     With `resume_dir`, the full training state (weights, optimizer, schedule, RNG streams) is saved
     after every epoch, and a rerun with the same config and data continues from the last one and
@@ -154,18 +159,21 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
     torch.manual_seed(tp.seed)
     model = VAE(cfg).to(device)
     if init_from is not None:
-        warm_start(model, init_from, x, y)
+        warm_start(model, init_from, x, y, embedding_init)
     x, xv = x.to(device), xv.to(device)
     y = None if y is None or not cfg.conditional else y.to(device)
     yv = None if yv is None or not cfg.conditional else yv.to(device)
     opt = make_optimizer(model, tp, device)
     steps_per_epoch = math.ceil(len(x) / tp.batch_size)
     total_steps = tp.epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
+    if tp.schedule == "cosine":
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
+    else:
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     order = torch.Generator().manual_seed(tp.seed)
     state = {"epoch": 0, "history": [], "best_epoch": 0, "best_state": None, "best_val": math.inf, "seconds": 0.0}
     resume_file = resume_path(resume_dir, name) if resume_dir else None
-    key = _fingerprint(name, cfg, tp, x, y if y is not None else "", xv,
+    key = _fingerprint(name, cfg, tp, x, y if y is not None else "", xv, embedding_init,
                        *(init_from.state_dict().values() if init_from is not None else ()))
     if resume_file and resume_file.exists():
         # On the CPU: RNG states must stay CPU byte tensors; the model and optimizer copy their own
@@ -218,7 +226,8 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
             on_epoch(state["history"][-1])
         if val["neg_elbo"] < state["best_val"]:
             state.update(best_val=val["neg_elbo"], best_epoch=epoch,
-                         best_state={k: v.detach().clone() for k, v in model.state_dict().items()})
+                         best_state={k: v.detach().clone() for k, v in model.state_dict().items()}
+                         if tp.keep == "best" else None)
         state["epoch"] = epoch
         state["seconds"] += time.perf_counter() - started
         if resume_file:
@@ -227,7 +236,8 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
                                      "torch_rng": torch.get_rng_state(), "state": state,
                                      # the reparameterisation noise on a GPU comes from its own generator
                                      "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None})
-    model.load_state_dict(state["best_state"])
+    if tp.keep == "best":
+        model.load_state_dict(state["best_state"])
     model.eval()
     seconds = max(state["seconds"], 1e-9)
     return FitResult(model, state["history"], state["best_epoch"], seconds, tp.epochs * len(x) / seconds)
@@ -257,7 +267,7 @@ class Trained:
 
 def train_model(name: str, cfg: ModelConfig, tp: TrainParams, runtime: RuntimeParams, train: Split,
                 validation: Split, classes: list[str], log_dir: Path, resume_dir: Path | None = None,
-                init_from: VAE | None = None) -> Trained:
+                init_from: VAE | None = None, embedding_init: str = "class_means") -> Trained:
     """Fit one model on the training drawings, selecting epochs on validation (test is never seen);
     its weights, metrics and timing. The per-epoch figures go to `log_dir` (DVCLive) as it trains."""
     setup(runtime.threads, tp.seed)
@@ -267,11 +277,17 @@ def train_model(name: str, cfg: ModelConfig, tp: TrainParams, runtime: RuntimePa
     splits = {"train": (to_tensor(train.images), torch.from_numpy(train.labels)),
               "validation": (to_tensor(validation.images), torch.from_numpy(validation.labels))}
     result = fit(name, cfg, tp, *splits["train"], *splits["validation"], device, resume_dir, init_from,
-                 EpochLog(log_dir, name))
+                 EpochLog(log_dir, name), embedding_init)
     metrics = split_metrics(result.model, splits, tp.seed, device)
+    last = result.history[-1]
     metrics.update(model=name, architecture=cfg.encoder + "_cnn", parameters=parameter_count(result.model),
                    best_epoch=result.best_epoch, epochs=tp.epochs,
-                   drawings={split: len(x) for split, (x, _) in splits.items()})
+                   drawings={split: len(x) for split, (x, _) in splits.items()},
+                   # the study's "final loss": the last epoch's training figures, as the batches went
+                   final_train={"neg_elbo": last["train_total"], "bce": last["train_bce"], "kld": last["train_kld"]},
+                   kept_epoch=result.best_epoch if tp.keep == "best" else tp.epochs,
+                   protocol={"lr": tp.lr, "schedule": tp.schedule, "kl_warmup_epochs": tp.kl_warmup_epochs,
+                             "batch_size": tp.batch_size, "weight_decay": tp.weight_decay, "keep": tp.keep})
     timing = {"train_seconds": round(result.seconds, 2), "train_drawings_per_s": round(result.drawings_per_s, 1),
               "threads": runtime.threads, "device": str(device)}
     # On the CPU, so a worker process can hand it back to the stage without CUDA's IPC.
@@ -287,7 +303,7 @@ def save_trained(trained: Trained, checkpoint: Path, metrics: Path, timing: Path
         resume_path(resume_dir, trained.name).unlink(missing_ok=True)
 
 
-def train_side_by_side(jobs: dict[str, ModelConfig], tp: TrainParams, runtime: RuntimeParams, train: Split,
+def train_side_by_side(jobs: dict[str, tuple[ModelConfig, TrainParams]], runtime: RuntimeParams, train: Split,
                        validation: Split, classes: list[str], log_dirs: dict[str, Path],
                        resume_dir: Path | None = None) -> list[Trained]:
     """Train independent unconditional models at once, one process each, `runtime.threads` split among them.
@@ -300,7 +316,8 @@ def train_side_by_side(jobs: dict[str, ModelConfig], tp: TrainParams, runtime: R
 
     workers = max(1, min(len(jobs), runtime.threads))
     each = replace(runtime, threads=max(1, runtime.threads // workers))
-    calls = [(name, cfg, tp, each, train, validation, classes, log_dirs[name], resume_dir) for name, cfg in jobs.items()]
+    calls = [(name, cfg, tp, each, train, validation, classes, log_dirs[name], resume_dir)
+             for name, (cfg, tp) in jobs.items()]
     # This process has only read params and arrays so far, so its workers may fork (Linux) rather than spawn.
     start = "fork" if sys.platform == "linux" else "spawn"
     return run_side_by_side(train_model, calls, workers, start)

@@ -1,11 +1,11 @@
-"""The verdict's statistics: paired t-test, Holm's correction, three outcomes."""
+"""The claims' statistics: paired t-test, Fisher's exact test, Holm's correction, three outcomes."""
 
 import math
 
 import pytest
 from scipy import stats
 
-from quickdraw_vae.verdict import holm, judge_difference, outcome
+from quickdraw_vae.stats import compare_proportions, holm, judge_difference, outcome
 
 
 def test_a_clear_paired_difference_holds_and_its_reverse_does_not():
@@ -45,3 +45,11 @@ def test_holm_adjusts_step_down_and_keeps_order():
     assert holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
     adjusted = holm([0.5, math.nan, 0.001])
     assert adjusted[2] == pytest.approx(0.002) and adjusted[0] == pytest.approx(0.5) and math.isnan(adjusted[1])
+
+
+def test_a_proportion_difference_over_drawings_uses_fishers_exact_test():
+    r = compare_proportions(158, 160, 140, 160, expect_positive=True)
+    assert r["p"] == pytest.approx(stats.fisher_exact([[158, 2], [140, 20]]).pvalue)
+    assert r["mean"] == pytest.approx(18 / 160) and r["low"] > 0
+    assert outcome(r, r["p"]) == "holds"
+    assert outcome(compare_proportions(80, 100, 78, 100, True), 0.8) == "inconclusive"

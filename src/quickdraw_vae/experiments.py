@@ -1,0 +1,132 @@
+"""Runs over seeds with DVC's experiment queue, and what they left, read back through `dvc.api`.
+
+1. queue one experiment per name with its `-S` settings (`dvc exp run --queue`), run them with
+   `dvc queue start -j 1` (parallel workers are known to be flaky) and wait;
+2. read each one's params and headline metrics with `dvc.api.exp_show`, its metrics files with
+   `dvc.api.read` at the experiment's commit (DVC reads them; we parse nothing DVC can read), and its
+   per-epoch history (its DVCLive curves) from that commit.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+from .errors import QuickdrawError
+from .params import ALL_MODELS
+
+
+def _dvc(*args: str, check: bool = True) -> str:
+    result = subprocess.run(["dvc", *args], capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise QuickdrawError(f"dvc {' '.join(args)} failed: {(result.stderr or result.stdout).strip().splitlines()[-1:]}")
+    return result.stdout
+
+
+def absolute_source(settings: list[str]) -> list[str]:
+    # Queued experiments run in a temporary copy of the repo, where a relative folder means nothing.
+    out = []
+    for s in settings:
+        key, _, value = s.partition("=")
+        if key == "data.source" and "://" not in value:
+            value = str(Path(value).resolve())
+        out.append(f"{key}={value}")
+    return out
+
+
+def existing_experiments() -> set[str]:
+    import dvc.api
+
+    return {r.get("Experiment") for r in dvc.api.exp_show() if r.get("Experiment")}
+
+
+def queue_and_run(runs: dict[str, list[str]], rerun: bool = False) -> None:
+    """Queue experiment `name` with `-S` settings `runs[name]` for each name (one already there is kept
+    unless `rerun`), run the queue one experiment at a time and wait for it to empty."""
+    present = set() if rerun else existing_experiments()
+    queued = 0
+    for name, settings in runs.items():
+        if name in present:
+            continue
+        _dvc("exp", "remove", name, check=False)
+        _dvc("exp", "run", "--queue", "--name", name, *[a for s in absolute_source(settings) for a in ("-S", s)])
+        queued += 1
+    if not queued:
+        return
+    _dvc("queue", "start", "-j", "1")
+    while True:
+        status = _dvc("queue", "status")
+        if not any(word in status for word in ("Queued", "Running")):
+            break
+        time.sleep(10)
+
+
+# The detailed metrics files: outside dvc.yaml's `metrics:` (which holds the headline figures, so that
+# `dvc metrics show` and `dvc exp show` fit a terminal), read per experiment at its commit.
+DETAIL_FILES = ("metrics/likelihood.json", "metrics/generation.json", "metrics/classifier_eval.json",
+                "metrics/validation.json", "metrics/data.json", *(f"metrics/train/{m}.json" for m in ALL_MODELS))
+
+
+def metric(row: dict, path: str, key: str):
+    """One value of an `exp_show` row, or of `experiment_metrics`. DVC names a column `path:key` only
+    where another file has the same key, and plain `key` otherwise."""
+    return row.get(f"{path}:{key}", row.get(key))
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def experiment_metrics(rev: str, paths=DETAIL_FILES, repo: str | None = None) -> dict:
+    """Every figure of the named metrics files at an experiment's commit, keyed `path:dotted.key`.
+    (`dvc.api.read` at the commit: `dvc.api.metrics_show` also reads the workspace, and fails where
+    the workspace has no run.)"""
+    import dvc.api
+    from dvc.exceptions import PathMissingError
+
+    out = {}
+    for path in paths:
+        try:
+            tree = json.loads(dvc.api.read(path, rev=rev, repo=repo))
+        except (FileNotFoundError, PathMissingError):
+            continue  # a file this experiment's stages did not write (a target before `evaluate`; a running one)
+        out.update({f"{path}:{key}": value for key, value in _flatten(tree).items()})
+    return out
+
+
+def collect(names: list[str]) -> dict[str, dict]:
+    """Each experiment's params and headline metrics from `dvc.api.exp_show`, its detailed metrics
+    files from `dvc.api.read` at its commit, and its per-epoch histories."""
+    import dvc.api
+
+    rows = {r.get("Experiment"): r for r in dvc.api.exp_show()}
+    missing = [n for n in names if n not in rows]
+    if missing:
+        raise QuickdrawError(f"experiments not found by `dvc exp show` (did they fail? see `dvc queue logs`): {missing}")
+    runs = {}
+    for name in names:
+        row = {**rows[name], **experiment_metrics(rows[name]["rev"])}
+        if not isinstance(metric(row, "metrics/generation.json", "n"), (int, float)):
+            raise QuickdrawError(f"experiment {name} has no metrics/generation.json: it failed (`dvc queue logs {name}`)")
+        runs[name] = {"metrics": row, "histories": {m: _history(row["rev"], m) for m in ALL_MODELS}}
+    return runs
+
+
+def _history(rev: str, model: str) -> dict[str, list[float]]:
+    from .tracking import epoch_log_dir, read_history
+
+    def at_rev(path: Path) -> str:
+        shown = subprocess.run(["git", "show", f"{rev}:{path.as_posix()}"], capture_output=True, text=True)
+        if shown.returncode != 0:
+            raise FileNotFoundError(path)
+        return shown.stdout
+
+    return {k: v.tolist() for k, v in read_history(epoch_log_dir("", model), at_rev).items()}
