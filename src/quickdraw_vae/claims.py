@@ -29,9 +29,10 @@ from .params import ALL_MODELS, MODEL_NAMES, SAMPLE_SETS
 from .stage import run_main
 from .stats import ALPHA, MIN_RUNS, compare_proportions, holm, judge_difference, outcome, welch
 
-# block -> the settings that make it (every block names both switches: the workspace's own don't leak in)
-BLOCKS = {"study": ["profile=study", "quick=false"], "ours": ["profile=ours", "quick=false"],
-          "study-quick": ["profile=study", "quick=true"], "ours-quick": ["profile=ours", "quick=true"]}
+# block -> the settings that make it (every block names both switches: the workspace's own don't leak in),
+# in the order they are queued: the quick blocks first, minutes each.
+BLOCKS = {"study-quick": ["profile=study", "quick=true"], "ours-quick": ["profile=ours", "quick=true"],
+          "study": ["profile=study", "quick=false"], "ours": ["profile=ours", "quick=false"]}
 DECISION_BLOCK = "ours-decision-seeds"
 PROFILE_OF = {"study": "study", "ours": "ours", "study-quick": "study", "ours-quick": "ours"}
 LIKELIHOOD, GENERATION, JUDGED, DATA = ("metrics/likelihood.json", "metrics/generation.json",
