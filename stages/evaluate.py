@@ -7,24 +7,24 @@ import sys
 
 import torch
 
-from quickdraw_vae.data import load_split
+from quickdraw_vae.data import load_split, to_tensor
 from quickdraw_vae.files import write_json
-from quickdraw_vae.judge import (
+from quickdraw_vae.judge import classify_samples, judge_report, load_judge, predict_proba
+from quickdraw_vae.losses import likelihood
+from quickdraw_vae.metrics import (
     classification_accuracy_score,
-    classify_samples,
-    judge_report,
-    load_judge,
-    predict_proba,
+    copy_check,
+    evaluate_generation,
+    nearest_distances,
+    per_class_quality,
     reconstructions_recognised,
 )
-from quickdraw_vae.metrics import copy_check, evaluate_generation, nearest_distances, per_class_quality
-from quickdraw_vae.models import load_checkpoint, to_tensor
+from quickdraw_vae.models import load_checkpoint
 from quickdraw_vae.params import ALL_MODELS, SAMPLE_SETS, load_params
 from quickdraw_vae.plots import confusion, labelled_samples, nearest_neighbours
 from quickdraw_vae.runtime import setup
 from quickdraw_vae.sampling import load_samples, pixel_mapping
 from quickdraw_vae.stage import run_main, stage_name, stage_parser
-from quickdraw_vae.training import likelihood
 
 
 def main(argv=None):

@@ -6,10 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from quickdraw_vae.data import carve_validation, load_splits, save_split
+from quickdraw_vae.data import carve_validation, save_split
 from quickdraw_vae.files import write_json
 from quickdraw_vae.params import load_params
 from quickdraw_vae.plots import data_preview
+from quickdraw_vae.sources import load_splits
 from quickdraw_vae.stage import run_main, stage_name
 
 

@@ -5,10 +5,9 @@ import sys
 
 import torch
 
-from quickdraw_vae.data import load_split
+from quickdraw_vae.data import load_split, to_tensor
 from quickdraw_vae.files import write_json
 from quickdraw_vae.judge import judge_report, save_judge, train_judge
-from quickdraw_vae.models import to_tensor
 from quickdraw_vae.params import load_params
 from quickdraw_vae.runtime import pick_device, setup
 from quickdraw_vae.stage import run_main, stage_name, stage_parser

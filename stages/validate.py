@@ -7,8 +7,8 @@ import sys
 
 from quickdraw_vae.data import load_split
 from quickdraw_vae.files import write_json
-from quickdraw_vae.judge import classify_samples, load_judge, reconstructions_recognised
-from quickdraw_vae.metrics import copy_check, evaluate_generation
+from quickdraw_vae.judge import classify_samples, load_judge
+from quickdraw_vae.metrics import copy_check, evaluate_generation, reconstructions_recognised
 from quickdraw_vae.models import load_checkpoint
 from quickdraw_vae.params import ALL_MODELS, load_params
 from quickdraw_vae.runtime import setup

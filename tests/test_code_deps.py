@@ -90,3 +90,22 @@ def test_every_stage_imports_the_package_of_the_checkout_it_runs_in(tmp_path):
     for name, stage in stages.items():
         run = subprocess.run(stage["cmd"], shell=True, cwd=copy, capture_output=True, text=True, env=env)
         assert "the copy imported its own package" in run.stderr, f"{name}: {run.stderr[-300:]}"
+
+
+def test_each_idea_reaches_only_the_stages_that_use_it():
+    """DVC reruns a stage when any module it imports changes: an incidental import (the downloader behind a
+    name check, evaluation code in the training module) would make unrelated stages rerun, or retrain."""
+    from code_deps import stage_scripts
+
+    scripts = stage_scripts()
+
+    def stages_importing(module: str) -> set[str]:
+        return {name for name, script in scripts.items() if f"src/quickdraw_vae/{module}.py" in code_deps(script)}
+
+    assert stages_importing("download") == stages_importing("sources") == {"prepare"}
+    assert stages_importing("training") == {"train", "train_conditional"}
+    assert stages_importing("losses") == {"train", "train_conditional", "evaluate"}
+    assert stages_importing("tracking") == {"train", "train_conditional", "report"}
+    assert stages_importing("judge") == {"train_judge", "validate", "evaluate"}
+    assert stages_importing("models") == {"train", "train_conditional", "sample", "validate", "evaluate"}
+    assert stages_importing("metrics") == stages_importing("inception") == {"validate", "evaluate"}

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import run_stage, write_params
 from httpserver import serve
-from quickdraw_vae.data import block_rows, load_splits
+from quickdraw_vae.sources import block_rows, load_splits
 from quickdraw_vae.errors import QuickdrawError
 
 CLASSES = ["rabbit", "yoga", "hand", "snowman", "motorbike"]

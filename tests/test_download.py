@@ -10,7 +10,7 @@ import pytest
 
 from httpserver import serve_faults
 from quickdraw_vae import download
-from quickdraw_vae.data import load_splits
+from quickdraw_vae.sources import load_splits
 from quickdraw_vae.download import NetworkPolicy
 from quickdraw_vae.errors import QuickdrawError
 

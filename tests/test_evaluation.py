@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from quickdraw_vae.data import load_splits, validation_split
+from quickdraw_vae.data import to_tensor, validation_split
+from quickdraw_vae.sources import load_splits
 from quickdraw_vae.judge import judge_report, save_judge, train_judge
 from quickdraw_vae.metrics import SKETCH, fidelity
-from quickdraw_vae.models import ModelConfig, to_tensor
+from quickdraw_vae.models import ModelConfig
 from quickdraw_vae.params import TrainParams
 from quickdraw_vae.sampling import (
     Sampler,

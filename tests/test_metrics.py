@@ -222,7 +222,7 @@ def test_precision_and_recall_of_a_set_with_itself_and_of_one_repeated_drawing(s
 def test_the_studys_inception_score_is_the_softmax_over_pooled_features(shared_quickdraw, judge_path):
     from quickdraw_vae.judge import load_judge
     from quickdraw_vae.metrics import STUDY_FID_N, study_figures, subsample
-    from quickdraw_vae.models import to_tensor
+    from quickdraw_vae.data import to_tensor
 
     real = np.concatenate([np.load(shared_quickdraw / f"{c}.npy")[:150].reshape(-1, 28, 28) for c in ("hand", "yoga")])
     drawn = np.concatenate([np.load(shared_quickdraw / f"{c}.npy")[150:450].reshape(-1, 28, 28) for c in ("hand", "yoga")])
@@ -236,3 +236,58 @@ def test_the_studys_inception_score_is_the_softmax_over_pooled_features(shared_q
     # its FID: as many drawings a side as the study's 500 allow (300 real ones here)
     assert figures["fid_500_n"] == min(STUDY_FID_N, 300)
     assert figures["fid_500"] == pytest.approx(fidelity(shown, real, SKETCH, judge_path, 100, 0)["fid"], rel=1e-9)
+
+
+def test_scoring_on_a_cuda_machine_moves_no_judge_a_stage_holds(shared_quickdraw, judge_path, monkeypatch):
+    """On a machine with CUDA, torch-fidelity moves its feature extractor there (`.cuda()`), in place.
+    Simulated on the CPU: CUDA reported available, and every move recorded instead of made."""
+    from quickdraw_vae.judge import load_judge, predict_proba
+
+    moved = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.nn.Module, "cuda", lambda self, device=None: moved.append(self) or self)
+    monkeypatch.setattr(torch.Tensor, "cuda", lambda self, *a, **k: self)
+    monkeypatch.setattr(torch.Tensor, "pin_memory", lambda self, *a, **k: self)
+    judge, _ = load_judge(judge_path)  # as validate and evaluate hold it, for predict_proba
+    drawings = np.load(shared_quickdraw / "hand.npy")[:64].reshape(-1, 28, 28)
+    fidelity(drawings, drawings, SKETCH, judge_path, 32, 0)
+    assert moved, "torch-fidelity moved its extractor to the GPU"
+    assert not any(part is judge for module in moved for part in module.modules()), "it moved the stage's judge"
+    assert predict_proba(judge, drawings).shape == (64, 5)
+
+
+def test_scoring_puts_each_batch_on_its_models_device(monkeypatch):
+    """A model on a GPU gets its inputs there: simulated by a model that says it is on `cuda` and tensors
+    that record where they are sent."""
+    from quickdraw_vae import runtime
+    from quickdraw_vae.judge import predict_proba
+    from quickdraw_vae.losses import elbo_terms, iwae_nll
+    from quickdraw_vae.models import VAE, ModelConfig
+    from quickdraw_vae.sampling import Sampler, encode_means, reconstruct
+
+    sent = []
+    real_to = torch.Tensor.to
+
+    def to(self, *args, **kwargs):
+        device = kwargs.get("device", args[0] if args else None)
+        if isinstance(device, torch.device):
+            sent.append(device.type)
+            return self  # nothing really moves on this machine
+        return real_to(self, *args, **kwargs)
+
+    from quickdraw_vae import losses
+
+    for where in (runtime, losses):
+        monkeypatch.setattr(where, "device_of", lambda module: torch.device("cuda"))
+    monkeypatch.setattr(torch.Tensor, "to", to)
+    model = VAE(ModelConfig("cnn", latent=4, channels=4, hidden=16, rnn_hidden=8, dropout=0.0)).eval()
+    judge = SketchJudge(JudgeConfig(5, width=4)).eval()
+    images = np.zeros((3, 28, 28), np.uint8)
+    x = torch.zeros(3, 1, 28, 28)
+    scoring = {"predict_proba": lambda: predict_proba(judge, images), "elbo_terms": lambda: elbo_terms(model, x, None),
+               "iwae_nll": lambda: iwae_nll(model, x, None, k=2), "encode_means": lambda: encode_means(model, x, None),
+               "reconstruct": lambda: reconstruct(model, x, None, Sampler("prior", 1.0, "mean", 1.0))}
+    for name, score in scoring.items():
+        sent.clear()
+        score()
+        assert sent and set(sent) == {"cuda"}, (name, sent)

@@ -30,9 +30,11 @@ def test_sampler_study_scores_every_setting_with_the_experiments_own_params(tmp_
     import torch
     from conftest import write_params
 
-    from quickdraw_vae.data import carve_validation, load_splits, save_split
+    from quickdraw_vae.data import carve_validation, save_split
+    from quickdraw_vae.sources import load_splits
     from quickdraw_vae.judge import save_judge, train_judge
-    from quickdraw_vae.models import VAE, ModelConfig, save_checkpoint, to_tensor
+    from quickdraw_vae.data import to_tensor
+    from quickdraw_vae.models import VAE, ModelConfig, save_checkpoint
 
     sys.path.insert(0, str(REPO / "tools"))
     import sampler_study

@@ -11,9 +11,9 @@ import torch
 import yaml
 from conftest import REPO, write_params
 
-from quickdraw_vae.data import validation_split
+from quickdraw_vae.data import to_tensor, validation_split
 from quickdraw_vae.errors import QuickdrawError
-from quickdraw_vae.models import VAE, ModelConfig, load_checkpoint, to_tensor
+from quickdraw_vae.models import VAE, ModelConfig, load_checkpoint
 from quickdraw_vae.params import TrainParams
 from quickdraw_vae.runtime import run_side_by_side
 from quickdraw_vae.selection import pick_best

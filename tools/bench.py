@@ -21,12 +21,13 @@ from pathlib import Path
 
 import torch
 
-from quickdraw_vae.data import load_splits, validation_split
+from quickdraw_vae.data import to_tensor, validation_split
 from quickdraw_vae.judge import train_judge
 from quickdraw_vae.losses import bce, iwae_nll, kld
-from quickdraw_vae.models import VAE, config_from_params, to_tensor
+from quickdraw_vae.models import VAE, config_from_params
 from quickdraw_vae.params import load_params
 from quickdraw_vae.runtime import pick_device, run_side_by_side, setup
+from quickdraw_vae.sources import load_splits
 from quickdraw_vae.training import elbo_terms, fit, make_optimizer
 
 STUDY_TRAIN, STUDY_TEST = 20_000, 5_000  # the study's 4,000 + 1,000 drawings of each of 5 classes

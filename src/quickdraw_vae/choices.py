@@ -1,6 +1,10 @@
 """The valid values of every params.yaml choice, in one place: the params validation and the code
 that acts on them both read these lists (no PyTorch import, so params load fast)."""
 
+import re
+
+from .errors import QuickdrawError
+
 PROFILES = ("ours", "study")  # params.Params.profile: study_profile merged over the keys, or not
 ARCHITECTURES = ("residual", "study")  # models.VAE: ours, or the study's own layers
 ENCODERS = ("rnn", "cnn")
@@ -15,3 +19,9 @@ STRATEGIES = ("prior", "temperature", "gmm", "mixed")  # sampling.Sampler
 PIXELS = ("mean", "sharpened", "bernoulli")
 DEVICES = ("auto", "cpu", "cuda", "mps")  # runtime.pick_device
 FEATURE_EXTRACTORS = ("sketch", "inception")  # metrics
+
+
+def check_class_name(name: str) -> None:
+    # Class names become file names and URL paths: refuse anything that could escape them.
+    if not re.fullmatch(r"[a-z0-9][a-z0-9 _-]*", name):
+        raise QuickdrawError(f"params.yaml: data.classes has an invalid class name {name!r}")

@@ -121,7 +121,7 @@ def cmd_sample(args) -> None:
 def load_drawings(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """An .npz of images (N, 28, 28) [+ labels], or a Google-format (N, 784) uint8 .npy."""
     if path.suffix == ".npy":
-        from .data import LocalClassFile
+        from .sources import LocalClassFile
 
         file = LocalClassFile(path)
         return np.frombuffer(file.read(0, file.n_rows), dtype=np.uint8).reshape(-1, 28, 28).copy(), None
@@ -131,8 +131,8 @@ def load_drawings(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def cmd_score(args) -> None:
-    from .models import to_tensor
-    from .training import likelihood
+    from .data import to_tensor
+    from .losses import likelihood
 
     if args.iwae_k < 1:
         raise QuickdrawError(f"--iwae-k must be >= 1, got {args.iwae_k}")
@@ -157,7 +157,7 @@ def _labels_for(model, labels: np.ndarray | None, args) -> torch.Tensor | None:
 
 def cmd_reconstruct(args) -> None:
     from .files import save_npz
-    from .models import to_tensor
+    from .data import to_tensor
     from .sampling import reconstruct
 
     model, _ = load_checkpoint(args.model)
@@ -173,7 +173,7 @@ def cmd_reconstruct(args) -> None:
 
 def cmd_encode(args) -> None:
     from .files import save_npz
-    from .models import to_tensor
+    from .data import to_tensor
     from .sampling import encode_means
 
     model, _ = load_checkpoint(args.model)

@@ -87,11 +87,13 @@ def train_judge(x: torch.Tensor, y: torch.Tensor, num_classes: int, epochs: int,
 def predict_proba(model: SketchJudge, images: np.ndarray, batch: int = 128) -> np.ndarray:
     """Class probabilities for uint8 (N, 28, 28) drawings."""
     # Small batches keep the 28x28 feature maps in the CPU's caches (docs/performance.md).
-    from .models import to_tensor
+    from .data import to_tensor
+    from .runtime import device_of
 
     model.eval()
+    device = device_of(model)
     x = to_tensor(images)
-    return torch.cat([F.softmax(model(x[i : i + batch]), 1) for i in range(0, len(x), batch)]).numpy()
+    return torch.cat([F.softmax(model(x[i : i + batch].to(device)), 1).cpu() for i in range(0, len(x), batch)]).numpy()
 
 
 def save_judge(path: str | Path, model: SketchJudge, classes: list[str]) -> None:
@@ -103,32 +105,37 @@ def save_judge(path: str | Path, model: SketchJudge, classes: list[str]) -> None
                       "state_dict": model.state_dict()})
 
 
-# Loaded judges by (file, modification time, size): torch-fidelity builds its feature extractor anew for
-# every scoring call, and a stage scores a dozen sample sets with one judge.
-_LOADED: dict[tuple, tuple["SketchJudge", list[str]]] = {}
+# Judge files read, by (file, modification time, size): torch-fidelity builds its feature extractor anew for
+# every scoring call, and a stage scores a dozen sample sets with one judge. The file's tensors are kept,
+# never a module: every caller gets a module of its own, so torch-fidelity moving its extractor to the GPU
+# moves no judge anyone else holds.
+_READ: dict[tuple, tuple[JudgeConfig, dict[str, torch.Tensor], list[str]]] = {}
 
 
 def load_judge(path: str | Path) -> tuple[SketchJudge, list[str]]:
+    """A new judge module (on the CPU, in eval mode) built from the checkpoint at `path`, and its classes."""
     path = Path(path)
     if not path.is_file():
         raise QuickdrawError(f"{path}: no such judge checkpoint (run `dvc repro train_judge`)")
     stat = path.stat()
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-    if key not in _LOADED:
-        _LOADED.clear()  # one judge at a time is all a stage uses
-        _LOADED[key] = _load_judge(path)
-    model, classes = _LOADED[key]
-    return model, list(classes)
+    if key not in _READ:
+        _READ.clear()  # one judge at a time is all a stage uses
+        _READ[key] = _read_judge(path)
+    cfg, state, classes = _READ[key]
+    model = SketchJudge(cfg)
+    model.load_state_dict(state)
+    return model.eval(), list(classes)
 
 
-def _load_judge(path: Path) -> tuple[SketchJudge, list[str]]:
+def _read_judge(path: Path) -> tuple[JudgeConfig, dict[str, torch.Tensor], list[str]]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-        model = SketchJudge(JudgeConfig(**payload["config"]))
-        model.load_state_dict(payload["state_dict"])
+        cfg = JudgeConfig(**payload["config"])
+        SketchJudge(cfg).load_state_dict(payload["state_dict"])  # the weights fit the stored architecture
     except Exception as e:
         raise QuickdrawError(f"{path}: not a sketch-judge checkpoint ({type(e).__name__})") from None
-    return model.eval(), list(payload["classes"])
+    return cfg, payload["state_dict"], list(payload["classes"])
 
 
 def judge_report(model: SketchJudge, images: np.ndarray, labels: np.ndarray, classes: list[str]) -> tuple[dict, np.ndarray]:
@@ -168,45 +175,4 @@ def classify_samples(model: SketchJudge, samples: dict[str, tuple[np.ndarray, np
         accuracies = [v["accuracy"] for v in per_class.values()]
         out[name] = {"accuracy": round(float(np.mean(accuracies)), 4), "min_class_accuracy": min(accuracies),
                      "per_class": per_class}
-    return out
-
-
-def reconstructions_recognised(judge: SketchJudge, models: dict, images: np.ndarray, labels: np.ndarray,
-                               classes: list[str], pixels, seed: int) -> dict:
-    """The judge's report on each model's reconstructions of labelled drawings (decoded from the latent
-    means through `pixels`, a Sampler's pixel mapping): does the encoder pass the drawing through?"""
-    from .sampling import reconstruct
-    from .models import to_tensor
-
-    x, y = to_tensor(images), torch.from_numpy(labels)
-    return {name: judge_report(judge, reconstruct(model, x, y, pixels, seed), labels, classes)[0]
-            for name, model in models.items()}
-
-
-def classification_accuracy_score(samples: np.ndarray, sample_labels: np.ndarray, train, test, classes: list[str],
-                                  jp, seed: int) -> dict:
-    """The classification accuracy score (Ravuri and Vinyals, 2019): a judge trained only on a conditional
-    model's samples (labelled by the class they were drawn for), tested on real test drawings, beside the
-    same judge (architecture, `judge.*` recipe, seed) trained on as many real training drawings of each class.
-    Samples that show their class, in its variety, teach a classifier as real drawings do; samples that
-    miss a class's range teach less."""
-    from .models import to_tensor
-
-    per_class = np.bincount(sample_labels, minlength=len(classes))
-    rng = np.random.default_rng(seed)
-    picked = []
-    for c, n in enumerate(per_class):
-        rows = np.flatnonzero(train.labels == c)
-        if len(rows) < n:
-            raise QuickdrawError(f"classification accuracy score: {n} samples of {classes[c]!r}, only {len(rows)} "
-                                 "training drawings to compare with")
-        picked.append(np.sort(rng.choice(rows, n, replace=False)))
-    real_rows = np.concatenate(picked)
-    out = {"n_train": int(per_class.sum())}
-    for name, images, labels in (("samples", samples, sample_labels), ("real", train.images[real_rows],
-                                                                         train.labels[real_rows])):
-        judge = train_judge(to_tensor(images), torch.from_numpy(np.asarray(labels, np.int64)), len(classes),
-                            jp.epochs, jp.batch_size, jp.lr, jp.seed, jp.width)
-        out[name] = judge_report(judge, test.images, test.labels, classes)[0]
-    out["ratio"] = round(out["samples"]["accuracy"] / max(out["real"]["accuracy"], 1e-9), 4)
     return out

@@ -1,4 +1,5 @@
-"""The ELBO terms in nats per drawing, and the importance-weighted bound (Burda et al., 2016).
+"""The ELBO terms in nats per drawing, and the importance-weighted bound (Burda et al., 2016): what
+training minimises, and what every held-out figure of a model reports.
 
 Reconstruction is the Bernoulli cross-entropy summed over the 784 pixels with targets in [0, 1]
 (what the study reported), KL is analytic against N(0, I).
@@ -10,6 +11,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+
+from .runtime import device_of
 
 
 def bce(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -34,12 +37,13 @@ def iwae_nll(model, x: torch.Tensor, y: torch.Tensor | None, k: int, chunk: int 
     decodes per forward pass.
     """
     model.eval()
+    device = device_of(model)
     out = []
     per_pass = max(1, min(k, chunk))
     rows = max(1, chunk // per_pass)
     for start in range(0, len(x), rows):
-        xb = x[start : start + rows]
-        yb = None if y is None else y[start : start + rows]
+        xb = x[start : start + rows].to(device)
+        yb = None if y is None else y[start : start + rows].to(device)
         mu, logvar = model.encode(xb, yb)
         log_w = []
         for done in range(0, k, per_pass):
@@ -52,5 +56,32 @@ def iwae_nll(model, x: torch.Tensor, y: torch.Tensor | None, k: int, chunk: int 
             log_pz = _gaussian_log_prob(z, torch.zeros_like(z), torch.zeros_like(z))
             log_qz = _gaussian_log_prob(z, mu, logvar)
             log_w.append(log_px + log_pz - log_qz)
-        out.append(-(torch.logsumexp(torch.cat(log_w), dim=0) - math.log(k)))
+        out.append(-(torch.logsumexp(torch.cat(log_w), dim=0) - math.log(k)).cpu())
     return torch.cat(out)
+
+
+@torch.no_grad()
+def elbo_terms(model, x: torch.Tensor, y: torch.Tensor | None, batch: int = 256) -> dict[str, float]:
+    """Mean BCE, KLD and -ELBO (nats per drawing), with one sample from q(z|x) per drawing."""
+    # 256 drawings' activations fit the CPU's caches; larger batches ran slower (docs/performance.md).
+    model.eval()
+    device = device_of(model)
+    sums = torch.zeros(2, dtype=torch.float64)
+    for start in range(0, len(x), batch):
+        xb = x[start : start + batch].to(device)
+        yb = None if y is None else y[start : start + batch].to(device)
+        mu, logvar = model.encode(xb, yb)
+        # One reparameterised sample, as in training: the ELBO is an expectation over q(z|x).
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        sums += torch.stack([bce(model.decode(z, yb), xb).sum(), kld(mu, logvar).sum()]).double().cpu()
+    b, k = (sums / len(x)).tolist()
+    return {"bce": b, "kld": k, "neg_elbo": b + k}
+
+
+def likelihood(model, x: torch.Tensor, y: torch.Tensor | None, iwae_k: int, iwae_chunk: int, seed: int) -> dict:
+    """-ELBO terms and the importance-weighted bound with `iwae_k` samples, nats per drawing."""
+    torch.manual_seed(seed)
+    out = elbo_terms(model, x, y)
+    torch.manual_seed(seed)
+    out.update(iwae_nll=iwae_nll(model, x, y, iwae_k, iwae_chunk).mean().item(), iwae_k=iwae_k, n=len(x))
+    return out

@@ -211,3 +211,46 @@ def copy_check(samples: dict[str, np.ndarray], train: np.ndarray, held_out: np.n
         d, _ = nearest_distances(images, train)
         out[name] = {"share_closer": round(float((d < threshold).mean()), 4), "median": round(float(np.median(d)), 4)}
     return out
+
+
+def reconstructions_recognised(judge, models: dict, images: np.ndarray, labels: np.ndarray,
+                               classes: list[str], pixels, seed: int) -> dict:
+    """The judge's report on each model's reconstructions of labelled drawings (decoded from the latent
+    means through `pixels`, a Sampler's pixel mapping): does the encoder pass the drawing through?"""
+    from .data import to_tensor
+    from .judge import judge_report
+    from .sampling import reconstruct
+
+    x, y = to_tensor(images), torch.from_numpy(labels)
+    return {name: judge_report(judge, reconstruct(model, x, y, pixels, seed), labels, classes)[0]
+            for name, model in models.items()}
+
+
+def classification_accuracy_score(samples: np.ndarray, sample_labels: np.ndarray, train, test, classes: list[str],
+                                  jp, seed: int) -> dict:
+    """The classification accuracy score (Ravuri and Vinyals, 2019): a judge trained only on a conditional
+    model's samples (labelled by the class they were drawn for), tested on real test drawings, beside the
+    same judge (architecture, `judge.*` recipe, seed) trained on as many real training drawings of each class.
+    Samples that show their class, in its variety, teach a classifier as real drawings do; samples that
+    miss a class's range teach less."""
+    from .data import to_tensor
+    from .judge import judge_report, train_judge
+
+    per_class = np.bincount(sample_labels, minlength=len(classes))
+    rng = np.random.default_rng(seed)
+    picked = []
+    for c, n in enumerate(per_class):
+        rows = np.flatnonzero(train.labels == c)
+        if len(rows) < n:
+            raise QuickdrawError(f"classification accuracy score: {n} samples of {classes[c]!r}, only {len(rows)} "
+                                 "training drawings to compare with")
+        picked.append(np.sort(rng.choice(rows, n, replace=False)))
+    real_rows = np.concatenate(picked)
+    out = {"n_train": int(per_class.sum())}
+    for name, images, labels in (("samples", samples, sample_labels), ("real", train.images[real_rows],
+                                                                         train.labels[real_rows])):
+        judge = train_judge(to_tensor(images), torch.from_numpy(np.asarray(labels, np.int64)), len(classes),
+                            jp.epochs, jp.batch_size, jp.lr, jp.seed, jp.width)
+        out[name] = judge_report(judge, test.images, test.labels, classes)[0]
+    out["ratio"] = round(out["samples"]["accuracy"] / max(out["real"]["accuracy"], 1e-9), 4)
+    return out

@@ -9,7 +9,8 @@ import torch
 
 from . import plots
 from .data import Split
-from .models import VAE, to_tensor
+from .data import to_tensor
+from .models import VAE
 
 
 @torch.no_grad()

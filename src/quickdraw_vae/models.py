@@ -291,11 +291,6 @@ class VAE(nn.Module):
         return self.decode(z, y), mu, logvar
 
 
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 (N, 28, 28) -> float (N, 1, 28, 28) in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images)).float().div_(255).unsqueeze(1)
-
-
 def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

@@ -28,6 +28,7 @@ from .choices import (
     RNN_READOUTS,
     SCHEDULES,
     STRATEGIES,
+    check_class_name,
 )
 from .errors import QuickdrawError
 
@@ -258,8 +259,6 @@ def _build(cls, raw, key: str):
 
 
 def _check(params: Params) -> None:
-    from .data import check_class_name
-
     for c in params.data.classes:
         check_class_name(c)
     if len(set(params.data.classes)) != len(params.data.classes) or len(params.data.classes) < 2:

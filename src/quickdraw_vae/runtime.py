@@ -27,6 +27,11 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def device_of(module: torch.nn.Module) -> torch.device:
+    """Where a model's weights are: every scoring path moves its inputs there, batch by batch."""
+    return next(module.parameters()).device
+
+
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():

@@ -143,23 +143,29 @@ def load_sampler(path: str | Path) -> Sampler | None:
 
 @torch.no_grad()
 def encode_means(model, x: torch.Tensor, y: torch.Tensor | None, batch: int = 256) -> np.ndarray:
+    from .runtime import device_of
+
     model.eval()
+    device = device_of(model)
     cond = model.cfg.conditional
-    return torch.cat([model.encode(x[i : i + batch], y[i : i + batch] if cond else None)[0]
-                      for i in range(0, len(x), batch)]).cpu().numpy()
+    return torch.cat([model.encode(x[i : i + batch].to(device), y[i : i + batch].to(device) if cond else None)[0].cpu()
+                      for i in range(0, len(x), batch)]).numpy()
 
 
 @torch.no_grad()
 def reconstruct(model, x: torch.Tensor, y: torch.Tensor | None, sampler: "Sampler", seed: int = 0,
                 batch: int = 256) -> np.ndarray:
     """Each drawing decoded from its latent mean, as uint8 (N, 28, 28) through `sampler`'s pixel mapping."""
+    from .runtime import device_of
+
     model.eval()
+    device = device_of(model)
     gen = torch.Generator().manual_seed(seed)
     cond = model.cfg.conditional
     out = []
     for i in range(0, len(x), batch):
-        yb = y[i : i + batch] if cond else None
-        mu, _ = model.encode(x[i : i + batch], yb)
+        yb = y[i : i + batch].to(device) if cond else None
+        mu, _ = model.encode(x[i : i + batch].to(device), yb)
         out.append(sampler.pixels_from_logits(model.decode(mu, yb).cpu(), gen))
     return np.concatenate(out) if out else np.zeros((0, 28, 28), np.uint8)
 
@@ -170,8 +176,10 @@ def generate(model, sampler: Sampler, n: int, labels: torch.Tensor | None, seed:
     """`n` drawings as uint8 (n, 28, 28), white strokes on black like the dataset."""
     model.eval()
     gen = torch.Generator().manual_seed(seed)
+    from .runtime import device_of
+
     z = sampler.latents(n, model.cfg.latent, labels, gen)
-    device = next(model.parameters()).device
+    device = device_of(model)
     out = []
     for i in range(0, n, batch):
         yb = None if labels is None else labels[i : i + batch].to(device)
@@ -195,7 +203,7 @@ def pixel_mapping(sp) -> Sampler:
 
 def sampler_from_params(sp, model, train_images: np.ndarray, train_labels: np.ndarray) -> Sampler:
     """Build the sampler `sample.*` asks for, fitting the mixture on the encoded training drawings."""
-    from .models import to_tensor
+    from .data import to_tensor
 
     gmm = {}
     if sp.strategy == "gmm":

@@ -21,49 +21,20 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .data import Split
+from .data import Split, to_tensor
 from .errors import QuickdrawError
 from .files import save_torch, write_json
-from .losses import bce, kld
+from .losses import bce, elbo_terms, kld
 from .models import (
     VAE,
     ModelConfig,
     load_checkpoint,
     parameter_count,
     save_checkpoint,
-    to_tensor,
 )
 from .params import RuntimeParams, TrainParams
 from .runtime import pick_device, setup
 from .tracking import EpochLog
-
-
-@torch.no_grad()
-def elbo_terms(model: VAE, x: torch.Tensor, y: torch.Tensor | None, batch: int = 256) -> dict[str, float]:
-    """Mean BCE, KLD and -ELBO (nats per drawing), with one sample from q(z|x) per drawing."""
-    # 256 drawings' activations fit the CPU's caches; larger batches ran slower (docs/performance.md).
-    model.eval()
-    sums = torch.zeros(2, dtype=torch.float64)
-    for start in range(0, len(x), batch):
-        xb = x[start : start + batch]
-        yb = None if y is None else y[start : start + batch]
-        mu, logvar = model.encode(xb, yb)
-        # One reparameterised sample, as in training: the ELBO is an expectation over q(z|x).
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        sums += torch.stack([bce(model.decode(z, yb), xb).sum(), kld(mu, logvar).sum()]).double().cpu()
-    b, k = (sums / len(x)).tolist()
-    return {"bce": b, "kld": k, "neg_elbo": b + k}
-
-
-def likelihood(model: VAE, x: torch.Tensor, y: torch.Tensor | None, iwae_k: int, iwae_chunk: int, seed: int) -> dict:
-    """-ELBO terms and the importance-weighted bound with `iwae_k` samples, nats per drawing."""
-    from .losses import iwae_nll
-
-    torch.manual_seed(seed)
-    out = elbo_terms(model, x, y)
-    torch.manual_seed(seed)
-    out.update(iwae_nll=iwae_nll(model, x, y, iwae_k, iwae_chunk).mean().item(), iwae_k=iwae_k, n=len(x))
-    return out
 
 
 def make_optimizer(model: VAE, tp: TrainParams, device: torch.device) -> torch.optim.Optimizer:
