@@ -60,8 +60,8 @@ def test_metrics_have_every_figure(tiny_repo):
         assert set(report[split]) >= {"bce", "kld", "neg_elbo"}
     test = json.loads((repo / "metrics/likelihood.json").read_text())
     for model in ("rnn_cnn", "cnn_cnn", "conditional"):
-        assert test[model]["iwae_k"] == 4 and test[model]["iwae_nll"] <= test[model]["neg_elbo"] + 5
-        assert test[model]["n"] == 5 * 16
+        assert test[model]["iwae_k"] == 4 and test[model]["n"] == 5 * 16
+        assert test[model]["neg_elbo"] == pytest.approx(test[model]["bce"] + test[model]["kld"], abs=1e-9)
     judged = json.loads((repo / "metrics/classifier_eval.json").read_text())
     assert set(judged["reconstructions"]) == {"rnn_cnn", "cnn_cnn", "conditional"}
     assert 0 <= judged["reconstructions"]["rnn_cnn"]["accuracy"] <= 1 and "accuracy" in judged["real_test"]
@@ -273,7 +273,7 @@ def test_the_study_profile_runs_end_to_end_as_the_study_trained(tiny_study_repo)
     assert "## The study's own definitions" in summary and "## Classification accuracy score" in summary
 
 
-def test_every_claim_reads_its_figures_from_a_run_and_one_run_decides_none_over_seeds(tiny_study_repo):
+def test_every_claim_reads_its_figures_from_the_metrics_a_run_wrote(tiny_study_repo):
     repo, _ = tiny_study_repo
     script = """
 import json
@@ -284,15 +284,25 @@ blocks = {b: [run] for b in [*BLOCKS, DECISION_BLOCK]}
 decided = {p: decide(CLAIMS, blocks, p) for p in ("study", "ours")}
 page = ledger(CLAIMS, decided, {"study": ["tiny-study"]}) + figures_section(blocks) + before_after([run], [run], ([0], [1]))
 page += appendix(blocks)
-print(json.dumps({"page": page, "outcomes": {p: [(r["outcome"], bool(r.get("drawings"))) for r in rows]
-                                             for p, rows in decided.items()}}))
+print(json.dumps({"page": page, "figures": {p: [[r["a"], r["b"]] for r in rows] for p, rows in decided.items()}}))
 """
     out = json.loads(sh(sys.executable, "-c", script, cwd=repo).stdout.strip().splitlines()[-1])
     from quickdraw_vae.claims import CLAIMS
 
-    for rows in out["outcomes"].values():
-        assert len(rows) == len(CLAIMS)
-        assert all(o == "inconclusive" for o, over_drawings in rows if not over_drawings), "one seed decides nothing"
+    assert all(len(rows) == len(CLAIMS) for rows in out["figures"].values())
+    words = [c.words for c in CLAIMS]
+    study = dict(zip(words, out["figures"]["study"]))
+    train = {m: json.loads((repo / f"metrics/train/{m}.json").read_text()) for m in ("rnn_cnn", "cnn_cnn")}
+    assert study["CNN-CNN reaches a lower final loss than RNN-CNN"] == [[train["rnn_cnn"]["final_train"]["neg_elbo"]],
+                                                                        [train["cnn_cnn"]["final_train"]["neg_elbo"]]]
+    judged = json.loads((repo / "metrics/classifier_eval.json").read_text())
+    snowman = judged["real_test"]["per_class_accuracy"]["snowman"]
+    best_other = max(v for c, v in judged["real_test"]["per_class_accuracy"].items() if c != "snowman")
+    assert study["snowman is the most recognisable class, on real drawings"] == [[snowman], [best_other]]
+    # the study's grids (N(0, I), mean pixels) are what its "clearer samples" judged; ours, the sampler's
+    clearer = "CNN-CNN produces clearer samples"
+    assert study[clearer][0] == [judged["samples"]["cnn_cnn_prior"]["mean_confidence"]]
+    assert dict(zip(words, out["figures"]["ours"]))[clearer][0] == [judged["samples"]["cnn_cnn"]["mean_confidence"]]
     rows = [line for line in out["page"].splitlines() if line.startswith("| ") and "**" in line]
     assert len(rows) == len(CLAIMS)
     assert "snowman is the most recognisable class, on real drawings" in out["page"]

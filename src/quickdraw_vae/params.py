@@ -17,6 +17,7 @@ import yaml
 from .choices import (
     ARCHITECTURES,
     CONDITIONAL_INITS,
+    DECAY,
     CONDITIONAL_MODES,
     DECODER_OUTPUTS,
     DEVICES,
@@ -80,6 +81,7 @@ class TrainParams:
     lr_by_model: dict[str, float]  # a model's own learning rate instead of lr (the study's RNN-CNN: 1e-2)
     schedule: Literal[SCHEDULES]  # cosine decay of the learning rate over the run, or constant
     weight_decay: float = _between(0.0, 1.0)  # AdamW's; 0 is Adam
+    decay: Literal[DECAY]  # what weight decay pulls to zero: all weights, or convolution and linear weights only
     kl_warmup_epochs: int = _at_least(0)
     hflip: bool  # mirror half of each batch: a mirrored rabbit is still a rabbit
     keep: Literal[KEEP]  # the weights of the best validation epoch, or of the last
