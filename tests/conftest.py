@@ -65,6 +65,9 @@ def sh(*cmd, cwd, check=True, env=None):
     return result
 
 
+GIT = ("git", "-c", "user.email=t@t", "-c", "user.name=t")
+
+
 def copy_repo(dest: Path) -> Path:
     """The project's own files (what a clone has), committed in a fresh git repo."""
     files = sh("git", "ls-files", "-co", "--exclude-standard", cwd=REPO).stdout.split()
@@ -74,6 +77,6 @@ def copy_repo(dest: Path) -> Path:
             (dest / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / f, dest / f)
     sh("git", "init", "-q", cwd=dest)
-    sh("git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A", cwd=dest)
-    sh("git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "copy", cwd=dest)
+    sh(*GIT, "add", "-A", cwd=dest)
+    sh(*GIT, "commit", "-qm", "copy", cwd=dest)
     return dest

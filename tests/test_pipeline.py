@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO, SHARED, TINY, TINY_STUDY, copy_repo, sh
+from conftest import GIT, REPO, SHARED, TINY, TINY_STUDY, copy_repo, sh
 
 pytestmark = pytest.mark.slow
 
@@ -151,17 +151,33 @@ def test_editing_the_models_module_changes_every_stage_that_builds_samples_or_sc
                                                              "evaluate"}
 
 
-def test_a_forced_rerun_gives_byte_identical_metrics_and_checkpoints(tiny_repo):
+def test_a_forced_rerun_gives_byte_identical_outputs_and_leaves_git_clean(tiny_repo):
     repo, _ = tiny_repo
 
     def outputs():
         return {p: p.read_bytes() for p in [*sorted((repo / "metrics").rglob("*.json")), *sorted((repo / "models").glob("*.pt"))]}
 
+    sh(*GIT, "add", "-A", cwd=repo)
+    sh(*GIT, "commit", "-qm", "run A", cwd=repo)
     before = outputs()
     sh("dvc", "exp", "run", "-f", cwd=repo)
     after = outputs()
     assert before.keys() == after.keys() and len(before) >= 7 + 7
     assert before == after
+    # wall-clock timings are no git-tracked output: the same results leave nothing to commit
+    assert sh("git", "status", "--porcelain", cwd=repo).stdout == ""
+
+
+def test_back_to_params_already_run_every_stage_comes_from_the_run_cache(tiny_repo):
+    repo, _ = tiny_repo
+    seed = yaml.safe_load((repo / "params.yaml").read_text())["data"]["seed"]
+    other = sh("dvc", "exp", "run", "-S", f"data.seed={seed + 1}", cwd=repo).stdout  # B: new drawings, every stage
+    assert all(f"Running stage '{stage}'" in other for stage in STAGES)
+    again = sh("dvc", "exp", "run", "-S", f"data.seed={seed}", cwd=repo).stdout  # A again
+    for stage in STAGES:
+        assert f"Stage '{stage}' is cached - skipping run, checking out outputs" in again, stage
+    assert "Running stage" not in again
+    assert sh("git", "status", "--porcelain", cwd=repo).stdout == "", "A's outputs, byte for byte"
 
 
 def test_cli_samples_and_scores_with_pipeline_checkpoints(tiny_repo, tmp_path):

@@ -8,10 +8,9 @@ import os
 import pytest
 import yaml
 
-from conftest import SHARED, TINY, copy_repo, sh
+from conftest import GIT, SHARED, TINY, copy_repo, sh
 
 pytestmark = pytest.mark.slow
-GIT = ("git", "-c", "user.email=t@t", "-c", "user.name=t")
 
 
 @pytest.fixture(scope="module")

@@ -121,12 +121,16 @@ def collect(names: list[str]) -> dict[str, dict]:
 
 
 def _history(rev: str, model: str) -> dict[str, list[float]]:
+    import dvc.api
+
     from .tracking import epoch_log_dir, read_history
 
     def at_rev(path: Path) -> str:
-        shown = subprocess.run(["git", "show", f"{rev}:{path.as_posix()}"], capture_output=True, text=True)
-        if shown.returncode != 0:
-            raise FileNotFoundError(path)
-        return shown.stdout
+        from dvc.exceptions import PathMissingError
+
+        try:
+            return dvc.api.read(path.as_posix(), rev=rev)  # a cached output: DVC finds it by the commit's dvc.lock
+        except PathMissingError:
+            raise FileNotFoundError(path) from None
 
     return {k: v.tolist() for k, v in read_history(epoch_log_dir("", model), at_rev).items()}
