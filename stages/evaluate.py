@@ -46,7 +46,7 @@ def main(argv=None):
               for m, model in models.items()}
     pixels = pixel_mapping(p.sample)
     real, matrix = judge_report(judge, test.images, test.labels, classes)
-    recognised = reconstructions_recognised(judge, models, test.images, test.labels, classes, pixels, ev.seed)
+    recognised = reconstructions_recognised(judge, models, test.images, test.labels, classes, pixels)
     generation = evaluate_generation({m: images for m, (images, _) in samples.items()}, test.images, train.images,
                                      ev, judge_path, where="data/prepared/test.npz", study=True)
     judged = classify_samples(judge, samples, classes)

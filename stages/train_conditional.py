@@ -25,7 +25,7 @@ def main(argv=None):
         winner = json.loads(args.best.read_text())["best"]
     except (OSError, ValueError, KeyError) as e:
         raise QuickdrawError(f"{args.best}: cannot read the selected model ({type(e).__name__}); run select_best") from None
-    cfg = config_from_params(winner, p.models[winner], len(p.data.classes), p.conditional.mode)
+    cfg = config_from_params(winner, p.models[winner], len(p.data.classes))
     init_from = load_warm_start(args.models / f"{winner}.pt", cfg) if p.conditional.init == "best" else None
     train, classes = load_split(args.data / "train.npz")
     validation, _ = load_split(args.data / "validation.npz")

@@ -34,8 +34,7 @@ def main(argv=None):
     generation["copies"] = copy_check(images, train.images, validation.images)
     models = {m: load_checkpoint(args.out / "models" / f"{m}.pt")[0] for m in ALL_MODELS}
     pixels = pixel_mapping(p.sample)
-    recognised = reconstructions_recognised(judge, models, validation.images, validation.labels, classes, pixels,
-                                            p.evaluate.seed)
+    recognised = reconstructions_recognised(judge, models, validation.images, validation.labels, classes, pixels)
     write_json(args.out / "metrics" / "validation.json", {"generation": generation, "reconstructions": recognised,
                                                           "judge": classify_samples(judge, samples, classes)})
 

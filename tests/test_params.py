@@ -55,12 +55,6 @@ def test_quick_never_raises_the_training_count(base_params):
     assert parse_params(base_params).resolved().data.train_per_class == 640
 
 
-@pytest.mark.parametrize("mode", ["add", "shift", "concat", "cvae"])
-def test_every_conditional_mode_can_start_from_the_selected_model(base_params, mode):
-    base_params["conditional"].update(init="best", mode=mode)
-    assert parse_params(base_params).conditional.mode == mode
-
-
 def test_conditional_training_epochs_follow_its_init(base_params):
     base_params["conditional"].update(init="scratch", epochs=5)
     assert parse_params(base_params).conditional_train.epochs == base_params["train"]["epochs"]
@@ -124,7 +118,7 @@ def test_the_study_profile_replaces_the_keys_it_names(base_params):
     train = p.training("cnn_cnn")
     assert (train.epochs, train.batch_size, train.schedule, train.keep, train.weight_decay, train.hflip,
             train.kl_warmup_epochs) == (50, 128, "constant", "last", 0.0, False, 0)
-    assert (p.conditional.mode, p.conditional.init, p.conditional.embedding_init) == ("add", "best", "random")
+    assert (p.conditional.init, p.conditional.embedding_init) == ("best", "random")
     assert (p.sample.strategy, p.sample.pixels, p.sample.class_scale) == ("mixed", "mean", 1.0)
     assert p.data == parse_params({**base_params, "profile": "ours"}).data, "same drawings under both profiles"
 
@@ -155,7 +149,7 @@ def replace_study(params, profile):
     (("profile", None, "study"), "study_profile.profile cannot be set by the profile itself"),
     (("train", "lr_by_model", {"gan": 0.1}), "train.lr_by_model has unknown model 'gan'"),
     (("train", "lr_by_model", {"rnn_cnn": 5.0}), "train.lr_by_model.rnn_cnn must be between"),
-    (("sample", "strategy", "best"), "sample.strategy must be one of prior, temperature, gmm, mixed"),
+    (("sample", "strategy", "best"), "sample.strategy must be one of prior, gmm, mixed"),
 ])
 def test_study_profile_mistakes_name_the_key(base_params, change, message):
     section, key, value = change

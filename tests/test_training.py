@@ -144,44 +144,8 @@ def test_warm_started_add_model_keeps_the_encoder_and_counts_the_class_mean_twic
     with pytest.raises(QuickdrawError, match="without labelled drawings"):
         warm_start(cond, trained)
     wider = ModelConfig("cnn", latent=4, channels=8, hidden=16, rnn_hidden=8, dropout=0.1, num_classes=2, cond_mode="add")
-    with pytest.raises(QuickdrawError, match="cannot warm-start: a layer of shape"):
+    with pytest.raises(QuickdrawError, match="cannot warm-start: architectures differ .size mismatch for encoder"):
         fit("conditional", wider, replace(TP, kl_warmup_epochs=0), x[:60], y[:60], x[60:], y[60:], torch.device("cpu"), init_from=trained)
-
-
-@pytest.mark.parametrize("mode", ["concat", "cvae"])
-def test_warm_started_label_input_models_start_as_the_trained_model(tiny, mode):
-    x, y, _ = tiny
-    trained = fit("cnn_cnn", CFG, TP, x[:60], None, x[60:], None, torch.device("cpu")).model
-    cond = VAE(ModelConfig("cnn", latent=4, channels=4, hidden=16, rnn_hidden=8, dropout=0.1, num_classes=2,
-                           cond_mode=mode)).eval()
-    warm_start(cond, trained, x, y)
-    # the label's zero columns change only the order of a sum's rounding
-    assert torch.allclose(cond.encode(x, y)[0], trained.encode(x)[0], atol=1e-6, rtol=0)
-    z, labels = torch.randn(5, 4), torch.tensor([0, 1, 0, 1, 1])
-    assert torch.allclose(cond.decode(z, labels), trained.decode(z), atol=1e-6)
-    # ...and the label's columns train: a step moves them off zero.
-    tuned = fit("conditional", cond.cfg, replace(TP, epochs=1, kl_warmup_epochs=0), x[:60], y[:60], x[60:], y[60:],
-                torch.device("cpu"), init_from=trained).model
-    assert tuned.decoder.net[0].weight[:, 4:].abs().sum() > 0
-
-
-def test_shift_warm_start_keeps_the_reconstructions_and_moves_class_means_into_the_prior(tiny):
-    from quickdraw_vae.losses import kld
-
-    x, y, _ = tiny
-    trained = fit("cnn_cnn", CFG, TP, x, None, x[:8], None, torch.device("cpu")).model
-    cond = VAE(ModelConfig("cnn", latent=4, channels=4, hidden=16, rnn_hidden=8, dropout=0.1, num_classes=2,
-                           cond_mode="shift")).eval()
-    warm_start(cond, trained, x, y)
-    codes = trained.encode(x)[0]
-    assert torch.allclose(cond.embedding.weight[1], codes[y == 1].mean(0))
-    mu, logvar = cond.encode(x, y)
-    # The decoder sees the unconditional model's codes, so every reconstruction is unchanged...
-    assert torch.allclose(cond.decode(mu, y), trained.decode(codes), atol=1e-5)
-    # ...and measured from its class's mean, each code costs fewer nats under N(0, I).
-    assert kld(mu, logvar).mean() < kld(codes, trained.encode(x)[1]).mean()
-    with pytest.raises(QuickdrawError, match="without labelled drawings"):
-        warm_start(cond, trained)
 
 
 def test_bench_prints_rates_efficiency_side_by_side_and_the_extrapolation_as_its_last_json_line(

@@ -8,16 +8,13 @@ from .errors import QuickdrawError
 PROFILES = ("ours", "study")  # params.Params.profile: study_profile merged over the keys, or not
 ARCHITECTURES = ("residual", "study")  # models.VAE: ours, or the study's own layers
 ENCODERS = ("rnn", "cnn")
-RNN_READOUTS = ("last", "rows", "pool")  # models.RowGRUEncoder
-DECODER_OUTPUTS = ("transpose", "transpose_conv", "resize_conv")  # models.Decoder
-CONDITIONAL_MODES = ("add", "shift", "concat", "cvae")  # models.VAE
 CONDITIONAL_INITS = ("best", "scratch")
 EMBEDDING_INITS = ("class_means", "random")  # training.warm_start
 SCHEDULES = ("cosine", "constant")  # training.fit
 DECAY = ("all", "matrices")  # training.make_optimizer
 KEEP = ("best", "last")  # training.fit: the best validation epoch's weights, or the last epoch's
-STRATEGIES = ("prior", "temperature", "gmm", "mixed")  # sampling.Sampler
-PIXELS = ("mean", "sharpened", "bernoulli")
+STRATEGIES = ("prior", "gmm", "mixed")  # sampling.Sampler
+PIXELS = ("mean", "sharpened")
 DEVICES = ("auto", "cpu", "cuda", "mps")  # runtime.pick_device
 FEATURE_EXTRACTORS = ("sketch", "inception")  # metrics
 

@@ -62,7 +62,6 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--data", type=Path, required=True, help=data_help)
     r.add_argument("--out", type=Path, required=True, help=".npz with images [and labels]")
     r.add_argument("--pixels", choices=PIXELS, help="default: the mapping the sample stage used")
-    r.add_argument("--seed", type=int, default=0, help="for --pixels bernoulli")
     r.add_argument("--threads", type=int, default=1)
 
     e = sub.add_parser("encode", help="the latent means of drawings",
@@ -166,7 +165,7 @@ def cmd_reconstruct(args) -> None:
     sampler = load_sampler(sampler_path(args.model)) or Sampler("prior", 1.0, "mean", 1.0)
     if args.pixels:
         sampler = replace(sampler, pixels=args.pixels)
-    out = reconstruct(model, to_tensor(images), y, sampler, args.seed)
+    out = reconstruct(model, to_tensor(images), y, sampler)
     save_npz(args.out, **({"images": out} if labels is None else {"images": out, "labels": labels.astype(np.int64)}))
     print(json.dumps({"n": len(out), "out": str(args.out), "pixels": sampler.pixels}))
 

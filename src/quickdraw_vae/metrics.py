@@ -214,7 +214,7 @@ def copy_check(samples: dict[str, np.ndarray], train: np.ndarray, held_out: np.n
 
 
 def reconstructions_recognised(judge, models: dict, images: np.ndarray, labels: np.ndarray,
-                               classes: list[str], pixels, seed: int) -> dict:
+                               classes: list[str], pixels) -> dict:
     """The judge's report on each model's reconstructions of labelled drawings (decoded from the latent
     means through `pixels`, a Sampler's pixel mapping): does the encoder pass the drawing through?"""
     from .data import to_tensor
@@ -222,7 +222,7 @@ def reconstructions_recognised(judge, models: dict, images: np.ndarray, labels: 
     from .sampling import reconstruct
 
     x, y = to_tensor(images), torch.from_numpy(labels)
-    return {name: judge_report(judge, reconstruct(model, x, y, pixels, seed), labels, classes)[0]
+    return {name: judge_report(judge, reconstruct(model, x, y, pixels), labels, classes)[0]
             for name, model in models.items()}
 
 

@@ -15,11 +15,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .choices import ARCHITECTURES, CONDITIONAL_MODES, DECODER_OUTPUTS, ENCODERS, RNN_READOUTS
+from .choices import ARCHITECTURES, ENCODERS
 from .errors import QuickdrawError
 
-COND_MODES = ("none", *CONDITIONAL_MODES)
-CHECKPOINT_FORMAT = 1
+COND_MODES = ("none", "add")
+# Format 2 dropped the options removed once measured (RETIRED); a format-1 checkpoint names them in its
+# config, or trained with the value listed first when it lacks the key.
+CHECKPOINT_FORMAT = 2
+RETIRED = {
+    "rnn_readout": ("last", "rows", "docs/tuning.md 1, revision 9e9d8ab"),
+    "rnn_layers": (1, 1, "docs/tuning.md 4, revision 9e9d8ab"),
+    "decoder_output": ("transpose", "transpose", "docs/decisions.md D, revision 9e9d8ab"),
+}
+RETIRED_COND_MODES = {"shift": "docs/decisions.md C", "concat": "docs/decisions.md F", "cvae": "docs/decisions.md F"}
 
 
 @dataclass(frozen=True)
@@ -31,20 +39,12 @@ class ModelConfig:
     rnn_hidden: int
     dropout: float
     num_classes: int = 0
-    # How the class enters a conditional model: "add" (the study's: embedding added to z before
-    # decoding), "shift" (as add, and the encoder's mean is measured from the embedding: the
-    # embedding is then each class's prior mean), "concat" (embedding concatenated to z), "cvae"
-    # (concat, and the encoder sees it too).
+    # How the class enters a conditional model: "add", the study's: its embedding added to z before decoding.
     cond_mode: str = "none"
     # Feature maps at 14x14, where a 3x3 convolution costs 4x what it does at 7x7 (None: `channels`).
     fine_channels: int | None = None
-    # The bi-GRU's readout; "last" (both final states only) is what checkpoints without the key used.
-    rnn_readout: str = "last"
-    # The decoder's last step; "transpose" (the study's) is what checkpoints without the key used.
-    decoder_output: str = "transpose"
-    # Stacked bi-GRU layers, and the features each row keeps with the `rows` readout (28 x 32 numbers
-    # by default, near the CNN's 7 x 7 x 32). Checkpoints without the keys used 1 and 32.
-    rnn_layers: int = 1
+    # The features each of the 28 rows keeps in the RNN encoder's readout (28 x 32 numbers by default,
+    # near the CNN's 7 x 7 x 32). Checkpoints without the key used 32.
     rnn_row_features: int = 32
     # "residual": ours; "study": the study's layers (StudyRowGRUEncoder, StudyConvEncoder, StudyDecoder),
     # which read only latent, channels and rnn_hidden. Checkpoints without the key are "residual".
@@ -53,11 +53,6 @@ class ModelConfig:
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
             raise QuickdrawError(f"model config: unknown architecture {self.architecture!r} ({', '.join(ARCHITECTURES)})")
-        if self.decoder_output not in DECODER_OUTPUTS:
-            raise QuickdrawError(f"model config: unknown decoder_output {self.decoder_output!r} "
-                                 f"({', '.join(DECODER_OUTPUTS)})")
-        if self.rnn_readout not in RNN_READOUTS:
-            raise QuickdrawError(f"model config: unknown rnn_readout {self.rnn_readout!r} ({', '.join(RNN_READOUTS)})")
         if self.encoder not in ENCODERS:
             raise QuickdrawError(f"model config: unknown encoder {self.encoder!r} ({', '.join(ENCODERS)})")
         if self.cond_mode not in COND_MODES:
@@ -76,31 +71,20 @@ class ModelConfig:
 
 
 class RowGRUEncoder(nn.Module):
-    """Reads the drawing as a sequence of 28 rows of 28 pixels, both directions.
-
-    Readouts: `last`, the two final hidden states (each direction's summary of all rows, the middle
-    rows seen only through 14+ recurrent steps); `rows`, every row's output projected to
-    ROW_FEATURES and flattened, so each row keeps its place as a CNN's feature map does; `pool`, the
-    final states with the mean and max of the row outputs. docs/decisions.md has the comparison.
-    """
+    """Reads the drawing as a sequence of 28 rows of 28 pixels, both directions; every row's output is
+    normalised, projected to `rnn_row_features` numbers and flattened, so each row keeps its place as a
+    CNN's feature map does (the final states alone lost 19 nats: docs/tuning.md 1)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         h = cfg.rnn_hidden
-        self.readout = cfg.rnn_readout
-        self.gru = nn.GRU(28, h, num_layers=cfg.rnn_layers, batch_first=True, bidirectional=True)
-        if self.readout == "rows":
-            self.rows = nn.Sequential(nn.LayerNorm(2 * h), nn.Linear(2 * h, cfg.rnn_row_features), nn.SiLU())
-        self.out_dim = {"last": 2 * h, "rows": 28 * cfg.rnn_row_features, "pool": 6 * h}[self.readout]
+        self.gru = nn.GRU(28, h, batch_first=True, bidirectional=True)
+        self.rows = nn.Sequential(nn.LayerNorm(2 * h), nn.Linear(2 * h, cfg.rnn_row_features), nn.SiLU())
+        self.out_dim = 28 * cfg.rnn_row_features
 
     def forward(self, x):
-        outputs, last = self.gru(x.reshape(-1, 28, 28))  # outputs: (B, 28, 2H); last: (2 x layers, B, H)
-        final = torch.cat([last[-2], last[-1]], dim=1)  # the top layer's two directions
-        if self.readout == "last":
-            return final
-        if self.readout == "rows":
-            return self.rows(outputs).flatten(1)
-        return torch.cat([final, outputs.mean(1), outputs.amax(1)], dim=1)
+        outputs, _ = self.gru(x.reshape(-1, 28, 28))  # (B, 28, 2H)
+        return self.rows(outputs).flatten(1)
 
 
 class ResBlock(nn.Module):
@@ -158,31 +142,20 @@ class FoldConvTranspose2d(nn.ConvTranspose2d):
 class Decoder(nn.Module):
     """z -> fully connected -> 7x7 feature map -> transposed convolutions -> 28x28 logits.
 
-    The step from 14x14 to the 28x28 logits (`decoder_output`):
-    - `transpose`: the study's, one 4x4 stride-2 transposed convolution to the logits. Its kernel
-      overlaps unevenly, so neighbouring output pixels get different sums: a checkerboard texture.
-    - `transpose_conv`: the same transposed convolution to `fine` maps at 28x28, then a 3x3
-      convolution to the logits, which evens the texture out where the strokes are drawn.
-    - `resize_conv`: nearest-neighbour upsampling, then two 3x3 convolutions (Odena et al., 2016).
+    The last step is the study's, one 4x4 stride-2 transposed convolution to the logits; a 3x3
+    convolution after it, or resizing and convolving instead, bought likelihood and cost sample FID
+    (docs/decisions.md D).
     """
 
     def __init__(self, cfg: ModelConfig, z_dim: int):
         super().__init__()
         fine, coarse = cfg.widths
-        if cfg.decoder_output == "transpose":
-            output = [FoldConvTranspose2d(fine, 1, 4, 2, 1)]
-        elif cfg.decoder_output == "transpose_conv":
-            output = [nn.ConvTranspose2d(fine, fine, 4, 2, 1), nn.BatchNorm2d(fine), nn.SiLU(),
-                      nn.Conv2d(fine, 1, 3, 1, 1)]
-        else:
-            output = [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(fine, fine, 3, 1, 1),
-                      nn.BatchNorm2d(fine), nn.SiLU(), nn.Conv2d(fine, 1, 3, 1, 1)]
         self.net = nn.Sequential(
             nn.Linear(z_dim, cfg.hidden), nn.SiLU(), nn.Dropout(cfg.dropout),
             nn.Linear(cfg.hidden, coarse * 7 * 7), nn.SiLU(),
             nn.Unflatten(1, (coarse, 7, 7)), ResBlock(coarse),
             nn.ConvTranspose2d(coarse, fine, 4, 2, 1), nn.BatchNorm2d(fine), nn.SiLU(), ResBlock(fine),  # 14x14
-            *output,  # 28x28 logits
+            FoldConvTranspose2d(fine, 1, 4, 2, 1),  # 28x28 logits
         )
 
     def forward(self, z):
@@ -242,47 +215,35 @@ class VAE(nn.Module):
             self.encoder = StudyRowGRUEncoder(cfg) if study else RowGRUEncoder(cfg)
         else:
             self.encoder = StudyConvEncoder(cfg) if study else ConvEncoder(cfg)
-        cond_in = cfg.latent if cfg.cond_mode == "cvae" else 0
-        z_dim = cfg.latent * (2 if cfg.cond_mode in ("concat", "cvae") else 1)
         self.embedding = nn.Embedding(cfg.num_classes, cfg.latent) if cfg.conditional else None
         if study:  # the study's fc_mu and fc_logvar as one layer: the same weights, the same count
-            self.head = nn.Linear(self.encoder.out_dim + cond_in, 2 * cfg.latent)
+            self.head = nn.Linear(self.encoder.out_dim, 2 * cfg.latent)
         else:
             self.head = nn.Sequential(
-                nn.Linear(self.encoder.out_dim + cond_in, cfg.hidden), nn.SiLU(), nn.Dropout(cfg.dropout),
+                nn.Linear(self.encoder.out_dim, cfg.hidden), nn.SiLU(), nn.Dropout(cfg.dropout),
                 nn.Linear(cfg.hidden, 2 * cfg.latent),
             )
-        self.decoder = StudyDecoder(cfg, z_dim) if study else Decoder(cfg, z_dim)
+        self.decoder = StudyDecoder(cfg, cfg.latent) if study else Decoder(cfg, cfg.latent)
         # Channels-last convolution weights make every feature map channels-last: on the CPU,
         # scoring (the IWAE bound, samples) and training run faster (docs/performance.md).
         self.to(memory_format=torch.channels_last)
 
     def _label(self, y):
-        if self.embedding is None:
-            return None
         if y is None:
             raise QuickdrawError("a conditional model needs class labels")
         return self.embedding(y)
 
     def encode(self, x, y=None):
-        h = self.encoder(x)
-        if self.cfg.cond_mode == "cvae":
-            h = torch.cat([h, self._label(y)], dim=1)
-        mu, logvar = self.head(h).chunk(2, dim=1)
-        if self.cfg.cond_mode == "shift":
-            # decode() adds the embedding back: z + e_y is the head's own output, so p(z + e_y | y) = N(e_y, I)
-            mu = mu - self._label(y)
-        return mu, logvar
+        """The posterior's mean and log-variance; the encoder reads the drawing alone, the label only
+        reaches the decoder (`y` is accepted so every model is called alike)."""
+        return self.head(self.encoder(x)).chunk(2, dim=1)
 
     def decode(self, z, y=None, class_scale: float = 1.0):
-        """Logits of the drawings of codes `z` (of classes `y`). `class_scale` multiplies the class
-        embedding the decoder sees: 1 is the model as trained; above 1 stresses the class, as
-        guidance does in diffusion models (sample.class_scale)."""
-        mode = self.cfg.cond_mode
-        if mode in ("add", "shift"):
+        """Logits of the drawings of codes `z` (of classes `y`): a conditional model decodes z + s e_y.
+        `class_scale` s multiplies the class embedding: 1 is the model as trained; above 1 stresses
+        the class, as guidance does in diffusion models (sample.class_scale)."""
+        if self.embedding is not None:
             z = z + class_scale * self._label(y)
-        elif mode in ("concat", "cvae"):
-            z = torch.cat([z, class_scale * self._label(y)], dim=1)
         return self.decoder(z)
 
     def forward(self, x, y=None):
@@ -311,12 +272,13 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
         payload = torch.load(path, map_location=device, weights_only=True)
     except Exception as e:  # torch raises many types for corrupt or pickled files
         raise QuickdrawError(f"{path}: not a quickdraw-vae checkpoint ({type(e).__name__})") from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+    if not isinstance(payload, dict) or payload.get("format") not in (1, CHECKPOINT_FORMAT):
         raise QuickdrawError(f"{path}: not a quickdraw-vae checkpoint (no format {CHECKPOINT_FORMAT} marker)")
     if payload.get("kind") != "vae":
         raise QuickdrawError(f"{path}: not a quickdraw-vae checkpoint (it holds a {payload.get('kind')!r}, not a VAE)")
     try:
-        model = VAE(ModelConfig(**payload["config"])).to(device)
+        config = _current(payload["config"], path) if payload["format"] == 1 else payload["config"]
+        model = VAE(ModelConfig(**config)).to(device)
         model.load_state_dict(payload["state_dict"])
     except (TypeError, KeyError, RuntimeError) as e:
         raise QuickdrawError(f"{path}: weights do not match the stored architecture ({str(e).splitlines()[0]})") from None
@@ -324,16 +286,33 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     return model, payload
 
 
-def config_from_params(name: str, mp, num_classes: int = 0, cond_mode: str = "none") -> ModelConfig:
+def _current(config: dict, path: Path) -> dict:
+    """A format-1 config as today's ModelConfig reads it: a removed option's key dropped where the model
+    used the value kept; a model trained with a removed option named, with the decision that removed it."""
+    config = dict(config)
+    residual = config.get("architecture", "residual") == "residual"
+    for key, (absent, kept, decision) in RETIRED.items():
+        used = config.pop(key, absent)
+        applies = residual and (key == "decoder_output" or config.get("encoder") == "rnn")
+        if applies and used != kept:
+            raise QuickdrawError(f"{path}: trained with {key} {used!r}, an option since removed ({decision})")
+    mode = config.get("cond_mode", "none")
+    if mode in RETIRED_COND_MODES:
+        raise QuickdrawError(f"{path}: trained with cond_mode {mode!r}, an option since removed "
+                             f"({RETIRED_COND_MODES[mode]}, revision 9e9d8ab)")
+    return config
+
+
+def config_from_params(name: str, mp, num_classes: int = 0) -> ModelConfig:
     """The architecture named in dvc.yaml's matrix (`rnn_cnn`, `cnn_cnn`) with its params.yaml sizes."""
     encoder = {"rnn_cnn": "rnn", "cnn_cnn": "cnn"}.get(name)
     if encoder is None:
         raise QuickdrawError(f"unknown model {name!r} (rnn_cnn, cnn_cnn)")
+    cond_mode = "add" if num_classes else "none"
     # The CNN encoder reads no rnn_* key: its config keeps their defaults, as its checkpoints always have.
-    rnn = (dict(rnn_readout=mp.rnn_readout, rnn_layers=mp.rnn_layers, rnn_row_features=mp.rnn_row_features)
-           if encoder == "rnn" else {})
+    rnn = dict(rnn_row_features=mp.rnn_row_features) if encoder == "rnn" else {}
     if mp.architecture == "study":  # the study's layers read only these; the config keeps the rest at defaults
         return ModelConfig(encoder, mp.latent, mp.channels, 0, mp.rnn_hidden if encoder == "rnn" else 0, 0.0,
                            num_classes, cond_mode, architecture="study")
     return ModelConfig(encoder, mp.latent, mp.channels, mp.hidden, mp.rnn_hidden, mp.dropout, num_classes, cond_mode,
-                       fine_channels=mp.fine_channels, decoder_output=mp.decoder_output, **rnn)
+                       fine_channels=mp.fine_channels, **rnn)

@@ -18,15 +18,12 @@ from .choices import (
     ARCHITECTURES,
     CONDITIONAL_INITS,
     DECAY,
-    CONDITIONAL_MODES,
-    DECODER_OUTPUTS,
     DEVICES,
     EMBEDDING_INITS,
     FEATURE_EXTRACTORS,
     KEEP,
     PIXELS,
     PROFILES,
-    RNN_READOUTS,
     SCHEDULES,
     STRATEGIES,
     check_class_name,
@@ -66,10 +63,7 @@ class ModelParams:
     fine_channels: int = _at_least(1)
     hidden: int = _at_least(1)
     rnn_hidden: int = _at_least(1)
-    rnn_readout: Literal[RNN_READOUTS]  # rnn_*: ignored by the CNN encoder
-    rnn_layers: int = _between(1, 4)
     rnn_row_features: int = _at_least(1)
-    decoder_output: Literal[DECODER_OUTPUTS]
     dropout: float = _between(0.0, 0.9)
 
 
@@ -108,7 +102,6 @@ class QuickProfile:
 
 @dataclass(frozen=True)
 class ConditionalParams:
-    mode: Literal[CONDITIONAL_MODES]
     init: Literal[CONDITIONAL_INITS]  # best: fine-tune the selected unconditional model; scratch: from random weights
     embedding_init: Literal[EMBEDDING_INITS]  # with init best: each class's mean code, or PyTorch's N(0, 1)
     epochs: int = _at_least(1)  # with init: best (scratch trains train.epochs)

@@ -2,17 +2,16 @@
 
 Latent strategies (`sample.strategy`):
 - `prior`: z ~ N(0, I), what the VAE objective promises;
-- `temperature`: z ~ N(0, T^2 I), fewer odd drawings at T < 1;
 - `gmm`: a Gaussian mixture fitted (scikit-learn) to the encoded training drawings, per class for a
   conditional model, sampled with its component covariances scaled by T^2. It follows the
-  aggregate posterior, which the prior only approximates.
+  aggregate posterior, which the prior only approximates (N(0, T^2 I) did no better than the prior:
+  docs/decisions.md A).
 - `mixed`: the study's hand-mixed latent patterns for its IS/FID samples, five in turn (`mixed_latents`).
 Class scale (`sample.class_scale`, conditional models): the class embedding is multiplied by it before
 decoding; above 1 the drawings lean toward what sets their class apart (docs/decisions.md I).
 Pixel mappings (`sample.pixels`), never a hidden post-process:
 - `mean`: sigmoid(logits) * 255, the decoder's expected pixel;
-- `sharpened`: sigmoid(k * logits) * 255, k = `sample.sharpen`, crisper strokes;
-- `bernoulli`: one draw per pixel, 0 or 255.
+- `sharpened`: sigmoid(k * logits) * 255, k = `sample.sharpen`, crisper strokes (docs/decisions.md B).
 The fitted mixture and these choices are stored beside the model (`<model>.sampler.pt`, tensors
 and strings only) so the CLI samples the same way without the data.
 """
@@ -54,8 +53,6 @@ class Sampler:
             return torch.randn(n, latent, generator=gen)
         if self.strategy == "mixed":
             return mixed_latents(n, latent, gen)
-        if self.strategy == "temperature":
-            return self.temperature * torch.randn(n, latent, generator=gen)
         groups = labels if labels is not None and len(self.gmm["weights"]) > 1 else torch.zeros(n, dtype=torch.long)
         weights = self.gmm["weights"][groups]
         component = torch.multinomial(weights, 1, generator=gen).squeeze(1)
@@ -64,13 +61,8 @@ class Sampler:
         eps = torch.randn(n, latent, 1, generator=gen)
         return means + self.temperature * (chol @ eps).squeeze(2)
 
-    def pixels_from_logits(self, logits: torch.Tensor, gen: torch.Generator) -> np.ndarray:
-        if self.pixels == "mean":
-            p = torch.sigmoid(logits)
-        elif self.pixels == "sharpened":
-            p = torch.sigmoid(self.sharpen * logits)
-        else:
-            p = torch.bernoulli(torch.sigmoid(logits), generator=gen)
+    def pixels_from_logits(self, logits: torch.Tensor) -> np.ndarray:
+        p = torch.sigmoid(logits if self.pixels == "mean" else self.sharpen * logits)
         return (p * 255).round().to(torch.uint8).squeeze(1).cpu().numpy()
 
     def state(self) -> dict:
@@ -153,20 +145,18 @@ def encode_means(model, x: torch.Tensor, y: torch.Tensor | None, batch: int = 25
 
 
 @torch.no_grad()
-def reconstruct(model, x: torch.Tensor, y: torch.Tensor | None, sampler: "Sampler", seed: int = 0,
-                batch: int = 256) -> np.ndarray:
+def reconstruct(model, x: torch.Tensor, y: torch.Tensor | None, sampler: "Sampler", batch: int = 256) -> np.ndarray:
     """Each drawing decoded from its latent mean, as uint8 (N, 28, 28) through `sampler`'s pixel mapping."""
     from .runtime import device_of
 
     model.eval()
     device = device_of(model)
-    gen = torch.Generator().manual_seed(seed)
     cond = model.cfg.conditional
     out = []
     for i in range(0, len(x), batch):
         yb = y[i : i + batch].to(device) if cond else None
         mu, _ = model.encode(x[i : i + batch].to(device), yb)
-        out.append(sampler.pixels_from_logits(model.decode(mu, yb).cpu(), gen))
+        out.append(sampler.pixels_from_logits(model.decode(mu, yb).cpu()))
     return np.concatenate(out) if out else np.zeros((0, 28, 28), np.uint8)
 
 
@@ -184,7 +174,7 @@ def generate(model, sampler: Sampler, n: int, labels: torch.Tensor | None, seed:
     for i in range(0, n, batch):
         yb = None if labels is None else labels[i : i + batch].to(device)
         logits = model.decode(z[i : i + batch].to(device), yb, sampler.class_scale).cpu()
-        out.append(sampler.pixels_from_logits(logits, gen))
+        out.append(sampler.pixels_from_logits(logits))
     return np.concatenate(out)
 
 
