@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import QuickdrawError
-from .experiments import collect, metric, queue_and_run
+from .experiments import collect, experiment_rows, metric, queue_and_run
 from .params import ALL_MODELS, MODEL_NAMES, SAMPLE_SETS
 from .stage import run_main
 from .stats import ALPHA, MIN_RUNS, compare_proportions, holm, judge_difference, outcome, welch
@@ -453,7 +453,8 @@ def main(argv=None) -> None:
                             for s in config.decision_seeds[:runs_n]}
     if not args.collect_only:
         queue_and_run({name: sets for block in plan.values() for name, sets in block.items()}, args.rerun)
-    collected = {block: collect(list(names)) for block, names in plan.items()}
+    rows = experiment_rows()
+    collected = {block: collect(list(names), rows) for block, names in plan.items()}
     blocks = {block: list(runs.values()) for block, runs in collected.items()}
     decided = {p: decide(CLAIMS, blocks, p) for p in ("study", "ours")}
     text = "\n".join([ledger(CLAIMS, decided, {b: list(n) for b, n in plan.items()}), figures_section(blocks),

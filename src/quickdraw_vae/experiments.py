@@ -36,16 +36,24 @@ def absolute_source(settings: list[str]) -> list[str]:
     return out
 
 
-def existing_experiments() -> set[str]:
+def experiment_rows() -> dict[str, dict]:
+    """Every experiment of this commit and its first-parent ancestors, by name, as `dvc.api.exp_show`
+    gives it (the newest commit's where a name recurs): a run made before a later commit is still found."""
     import dvc.api
 
-    return {r.get("Experiment") for r in dvc.api.exp_show() if r.get("Experiment")}
+    rows = {}
+    for row in dvc.api.exp_show(num=-1):  # newest commits first
+        name = row.get("Experiment")
+        if name and name not in rows:
+            rows[name] = row
+    return rows
 
 
 def queue_and_run(runs: dict[str, list[str]], rerun: bool = False) -> None:
-    """Queue experiment `name` with `-S` settings `runs[name]` for each name (one already there is kept
-    unless `rerun`), run the queue one experiment at a time and wait for it to empty."""
-    present = set() if rerun else existing_experiments()
+    """Queue experiment `name` with `-S` settings `runs[name]` for each name (one run, or queued, at this
+    commit or an ancestor is kept unless `rerun`), run the queue one experiment at a time and wait for
+    it to empty."""
+    present = set() if rerun else {n for n, r in experiment_rows().items() if r.get("State") != "Failed"}
     queued = 0
     for name, settings in runs.items():
         if name in present:
@@ -102,12 +110,10 @@ def experiment_metrics(rev: str, paths=DETAIL_FILES, repo: str | None = None) ->
     return out
 
 
-def collect(names: list[str]) -> dict[str, dict]:
-    """Each experiment's params and headline metrics from `dvc.api.exp_show`, its detailed metrics
-    files from `dvc.api.read` at its commit, and its per-epoch histories."""
-    import dvc.api
-
-    rows = {r.get("Experiment"): r for r in dvc.api.exp_show()}
+def collect(names: list[str], rows: dict[str, dict] | None = None) -> dict[str, dict]:
+    """Each experiment's params and headline metrics from `dvc.api.exp_show` (`rows`: `experiment_rows()`
+    read once), its detailed metrics files from `dvc.api.read` at its commit, and its per-epoch histories."""
+    rows = experiment_rows() if rows is None else rows
     missing = [n for n in names if n not in rows]
     if missing:
         raise QuickdrawError(f"experiments not found by `dvc exp show` (did they fail? see `dvc queue logs`): {missing}")
