@@ -43,8 +43,8 @@ RESULTS_COMMAND ?= dvc exp run -S data.source=../shared/quickdraw -S data.train_
 CLAIMS_COMMAND ?= make claims CLAIMS_ARGS="--set data.source=../shared/quickdraw --set data.train_per_class=640 --set data.test_per_class=160"
 results: setup
 	$(PY) tools/results_page.py --source metrics/metrics_summary.md --out docs/results.md --command '$(RESULTS_COMMAND)'
-	test ! -f metrics/claims.md || $(PY) tools/results_page.py --source metrics/claims.md --out docs/claims.md \
-		--title "The study's claims, checked" --command '$(CLAIMS_COMMAND)'
+	test ! -f metrics/claims.md || { $(PY) tools/results_page.py --source metrics/claims.md --out docs/claims.md \
+		--title "The study's claims, checked" --command '$(CLAIMS_COMMAND)' && cp plots/claims.png docs/figures/claims_curves.png; }
 
 vega: $(firstword $(VEGA_JS))
 $(firstword $(VEGA_JS)):

@@ -298,7 +298,7 @@ from quickdraw_vae.experiments import collect
 run = collect(["tiny-study"])["tiny-study"]
 blocks = {b: [run] for b in [*BLOCKS, DECISION_BLOCK]}
 decided = {p: decide(CLAIMS, blocks, p) for p in ("study", "ours")}
-page = ledger(CLAIMS, decided, {"study": ["tiny-study"]}) + figures_section(blocks) + before_after([run], [run], ([0], [1]))
+page = ledger(CLAIMS, decided, {"study": ["tiny-study"]}, blocks) + figures_section(blocks) + before_after([run], [run], ([0], [1]))
 page += appendix(blocks)
 print(json.dumps({"page": page, "figures": {p: [[r["a"], r["b"]] for r in rows] for p, rows in decided.items()}}))
 """

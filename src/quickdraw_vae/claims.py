@@ -298,8 +298,16 @@ def _cell(r: dict) -> str:
     return f"**{r['outcome']}**: {a:.4g} vs {b:.4g}, {r['mean']:+.3g}{interval}, p (Holm) {p}{unit}"
 
 
-def ledger(claims: list[Claim], decided: dict[str, list[dict]], names: dict[str, list[str]]) -> str:
+def ledger(claims: list[Claim], decided: dict[str, list[dict]], names: dict[str, list[str]],
+           blocks: dict[str, list[dict]]) -> str:
+    one = blocks["study"][0]
+    drawings = int(value(one, DATA, "total.train"))
+    steps = math.ceil(drawings / trained(one, "cnn_cnn", "protocol.batch_size")) * int(trained(one, "cnn_cnn", "epochs"))
     lines = ["# The study's claims, checked", "",
+             f"Every run trains on {drawings:,} drawings ({drawings // len(classes_of(one)):,} per class) and tests on "
+             f"{int(value(one, DATA, 'total.test')):,}; the study trained on 20,000 and tested on 5,000. Under its "
+             f"protocol that is {steps:,} optimizer steps where the study took 7,850: read its loss figures beside "
+             "these, not against them.", "",
              f"Runs: {', '.join(f'`{b}` {len(n)} ({n[0]} ...)' for b, n in names.items() if n)}. Each claim is a "
              "difference A - B that is positive when the claim holds: over seeds, a two-sided paired t-test; over "
              "drawings (a claim about the drawings themselves), Fisher's exact test. Holm's correction across all "
@@ -315,7 +323,8 @@ def ledger(claims: list[Claim], decided: dict[str, list[dict]], names: dict[str,
               for p, rows in decided.items()}
     lines += ["", "Outcomes: " + "; ".join(f"{p}'s protocol: " + ", ".join(f"{n} {o}" for o, n in c.items())
                                            for p, c in counts.items()) + ".", ""]
-    lines += ["## The study's protocol, and where the `study` profile departs from its code", "",
+    lines += ["![The training curves the dynamics claims read](figures/claims_curves.png)", "",
+              "## The study's protocol, and where the `study` profile departs from its code", "",
               "| what | the study's code | the `study` profile |", "|---|---|---|"]
     lines += [f"| {what} | {theirs} | {mine} |" for what, theirs, mine in DEVIATIONS]
     return "\n".join(lines) + "\n"
@@ -457,7 +466,7 @@ def main(argv=None) -> None:
     collected = {block: collect(list(names), rows) for block, names in plan.items()}
     blocks = {block: list(runs.values()) for block, runs in collected.items()}
     decided = {p: decide(CLAIMS, blocks, p) for p in ("study", "ours")}
-    text = "\n".join([ledger(CLAIMS, decided, {b: list(n) for b, n in plan.items()}), figures_section(blocks),
+    text = "\n".join([ledger(CLAIMS, decided, {b: list(n) for b, n in plan.items()}, blocks), figures_section(blocks),
                       before_after(blocks[DECISION_BLOCK], blocks["ours"], (config.decision_seeds[:runs_n], fresh)),
                       appendix(blocks)])
     write_text("metrics/claims.md", text)
