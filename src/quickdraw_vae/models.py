@@ -150,12 +150,14 @@ class Decoder(nn.Module):
     def __init__(self, cfg: ModelConfig, z_dim: int):
         super().__init__()
         fine, coarse = cfg.widths
+        # Built first, as it always was: the same seed gives the same initial weights as before.
+        output = FoldConvTranspose2d(fine, 1, 4, 2, 1)  # 28x28 logits
         self.net = nn.Sequential(
             nn.Linear(z_dim, cfg.hidden), nn.SiLU(), nn.Dropout(cfg.dropout),
             nn.Linear(cfg.hidden, coarse * 7 * 7), nn.SiLU(),
             nn.Unflatten(1, (coarse, 7, 7)), ResBlock(coarse),
             nn.ConvTranspose2d(coarse, fine, 4, 2, 1), nn.BatchNorm2d(fine), nn.SiLU(), ResBlock(fine),  # 14x14
-            FoldConvTranspose2d(fine, 1, 4, 2, 1),  # 28x28 logits
+            output,
         )
 
     def forward(self, z):
