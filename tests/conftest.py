@@ -68,8 +68,15 @@ def sh(*cmd, cwd, check=True, env=None):
 GIT = ("git", "-c", "user.email=t@t", "-c", "user.name=t")
 
 
-def copy_repo(dest: Path) -> Path:
-    """The project's own files (what a clone has), committed in a fresh git repo."""
+@pytest.fixture(scope="session")
+def dvc_cache(tmp_path_factory) -> Path:
+    """One DVC cache for every test repository of a session: a run of params some test ran already comes
+    back from DVC's run cache in seconds, as it would in one team's repository."""
+    return tmp_path_factory.mktemp("dvc-cache")
+
+
+def copy_repo(dest: Path, cache: Path | None = None) -> Path:
+    """The project's own files (what a clone has), committed in a fresh git repo; `cache`: its DVC cache."""
     files = sh("git", "ls-files", "-co", "--exclude-standard", cwd=REPO).stdout.split()
     skip = ("dvc.lock", "metrics/", "timings/")
     for f in files:
@@ -79,4 +86,6 @@ def copy_repo(dest: Path) -> Path:
     sh("git", "init", "-q", cwd=dest)
     sh(*GIT, "add", "-A", cwd=dest)
     sh(*GIT, "commit", "-qm", "copy", cwd=dest)
+    if cache is not None:
+        sh("dvc", "cache", "dir", "--local", str(cache), cwd=dest)
     return dest

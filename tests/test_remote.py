@@ -14,13 +14,13 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
+def published(tmp_path_factory, dvc_cache):
     """A tiny run committed as a team shares one: dvc.lock and the git-tracked metrics in git, pushed to
     a bare repository that stands in for the team's git server."""
     if not (SHARED / "rabbit.npy").exists():
         pytest.skip("../shared/quickdraw is not beside the repo")
     root = tmp_path_factory.mktemp("team")
-    repo = copy_repo(root / "work")
+    repo = copy_repo(root / "work", dvc_cache)  # test_pipeline's tiny run, when it ran: from the run cache
     params = yaml.safe_load((repo / "params.yaml").read_text())
     for key, value in {"data.source": str(SHARED), **TINY}.items():
         node = params

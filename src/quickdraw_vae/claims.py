@@ -354,8 +354,8 @@ def figures_section(blocks: dict[str, list[dict]]) -> str:
               "to 0.022 over splits) is twice the gap between its models (0.0099, 0.0074). Here both definitions "
               "in the sketch judge's space (its 128 pooled features; InceptionV3's weights cannot be fetched "
               "offline), and FID at the study's 500 vs 500 beside ours at `evaluate.n`.", "",
-              "| sample set | the study's IS / FID (InceptionV3) | profile | IS, its definition | IS, class logits | "
-              "FID at 500 | FID at `evaluate.n` | precision | recall |", "|---|---|---|---|---|---|---|---|---|"]
+              "| sample set | the study's IS / FID (InceptionV3) | profile | IS, its definition (N = 500) | IS, class "
+              "logits | FID at 500 | FID at `evaluate.n` | precision | recall |", "|---|---|---|---|---|---|---|---|---|"]
     for s in (*SAMPLE_SETS, "real_floor"):
         for p, runs in full.items():
             cells = [_mean_sd([_sketch(r, s, k) for r in runs]) for k in ("study_is", "is", "fid_500", "fid",
