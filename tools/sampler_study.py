@@ -1,9 +1,9 @@
 """The conditional model's sampler settings, compared on validation over several trained seeds.
 
-    python tools/sampler_study.py --prefix verdict-seed --setting 0.7:1.0:20 --setting 0.7:1.25:20 ...
+    python tools/sampler_study.py --prefix claims-ours-decision-seeds-seed --setting 0.7:1.0:20 --setting 0.7:1.25:20 ...
 
 Each `--setting` is temperature:class_scale:gmm_components. For every DVC experiment whose name starts
-with `--prefix` (the runs `make verdict` leaves, one per seed), the experiment's own conditional model,
+with `--prefix` (e.g. the runs `make claims` leaves on the decision seeds), the experiment's own conditional model,
 judge and prepared drawings are read with `dvc.api` at its commit, and each setting draws `sample.n`
 class-conditional samples with that experiment's `sample.*` params otherwise. Per setting, the mean
 and standard error over the experiments of: the judge's accuracy and its weakest class, the copy
