@@ -32,7 +32,7 @@ def test_collapsed_model_scores_worse_fid_than_a_trained_one(shared_quickdraw, t
     assert judge_report(judge, test.images, test.labels, CLASSES)[0]["accuracy"] > 0.7
     save_judge(tmp_path / "judge.pt", judge, CLASSES)
 
-    tp = TrainParams(epochs=8, batch_size=32, lr=2e-3, lr_by_model={}, schedule="cosine", weight_decay=1e-4, decay="all",
+    tp = TrainParams(epochs=8, batch_size=32, lr=2e-3, lr_by_model={}, schedule="cosine", weight_decay=1e-4,
                      kl_warmup_epochs=2, hflip=False, keep="best", seed=0)
     cfg = ModelConfig("cnn", latent=8, channels=8, hidden=64, rnn_hidden=8, dropout=0.0, num_classes=5, cond_mode="add")
     fit_idx, val_idx = validation_split(train.labels, 0.1, 0)

@@ -11,7 +11,6 @@ ENCODERS = ("rnn", "cnn")
 CONDITIONAL_INITS = ("best", "scratch")
 EMBEDDING_INITS = ("class_means", "random")  # training.warm_start
 SCHEDULES = ("cosine", "constant")  # training.fit
-DECAY = ("all", "matrices")  # training.make_optimizer
 KEEP = ("best", "last")  # training.fit: the best validation epoch's weights, or the last epoch's
 STRATEGIES = ("prior", "gmm", "mixed")  # sampling.Sampler
 PIXELS = ("mean", "sharpened")

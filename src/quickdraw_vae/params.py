@@ -17,7 +17,6 @@ import yaml
 from .choices import (
     ARCHITECTURES,
     CONDITIONAL_INITS,
-    DECAY,
     DEVICES,
     EMBEDDING_INITS,
     FEATURE_EXTRACTORS,
@@ -75,7 +74,6 @@ class TrainParams:
     lr_by_model: dict[str, float]  # a model's own learning rate instead of lr (the study's RNN-CNN: 1e-2)
     schedule: Literal[SCHEDULES]  # cosine decay of the learning rate over the run, or constant
     weight_decay: float = _between(0.0, 1.0)  # AdamW's; 0 is Adam
-    decay: Literal[DECAY]  # what weight decay pulls to zero: all weights, or convolution and linear weights only
     kl_warmup_epochs: int = _at_least(0)
     hflip: bool  # mirror half of each batch: a mirrored rabbit is still a rabbit
     keep: Literal[KEEP]  # the weights of the best validation epoch, or of the last
