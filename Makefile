@@ -26,8 +26,10 @@ run: setup
 	PATH=$(abspath $(VENV))/bin:$$PATH dvc repro
 
 # The test set-up also brings what the offline-plots test drives: Vega from npm and Debian's Chromium.
+# Two workers, one test file each at a time (its module fixtures stay in one process), one thread each.
+TEST_WORKERS ?= 2
 test: setup vega browser
-	PATH=$(abspath $(VENV))/bin:$$PATH python -m pytest -q $(PYTEST_ARGS)
+	PATH=$(abspath $(VENV))/bin:$$PATH python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Figures, not assertions: training and evaluation speed, loop efficiency, stage wall times.
 bench: setup

@@ -26,7 +26,11 @@ def shared_quickdraw() -> Path:
 
 @pytest.fixture
 def base_params() -> dict:
-    return copy.deepcopy(yaml.safe_load((REPO / "params.yaml").read_text()))
+    """The committed params at one PyTorch thread: tests run beside each other (pytest-xdist), and two
+    threads collapse when another process holds a core."""
+    params = copy.deepcopy(yaml.safe_load((REPO / "params.yaml").read_text()))
+    params["runtime"]["threads"] = 1
+    return params
 
 
 def write_params(path: Path, params: dict) -> Path:
@@ -70,9 +74,13 @@ GIT = ("git", "-c", "user.email=t@t", "-c", "user.name=t")
 
 @pytest.fixture(scope="session")
 def dvc_cache(tmp_path_factory) -> Path:
-    """One DVC cache for every test repository of a session: a run of params some test ran already comes
-    back from DVC's run cache in seconds, as it would in one team's repository."""
-    return tmp_path_factory.mktemp("dvc-cache")
+    """One DVC cache for every test repository of a session, across pytest-xdist's workers too: a run of
+    params some test ran already comes back from DVC's run cache in seconds, as in one team's repository."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker has its own folder under the session's
+        root = root.parent
+    (root / "dvc-cache").mkdir(exist_ok=True)
+    return root / "dvc-cache"
 
 
 def copy_repo(dest: Path, cache: Path | None = None) -> Path:
@@ -89,3 +97,12 @@ def copy_repo(dest: Path, cache: Path | None = None) -> Path:
     if cache is not None:
         sh("dvc", "cache", "dir", "--local", str(cache), cwd=dest)
     return dest
+
+
+def tiny_experiment(tmp_path_factory, cache: Path, name: str, settings: dict) -> tuple[Path, str]:
+    """A copy of the repo that has run experiment `name` on the shared drawings; its log."""
+    if not (SHARED / "rabbit.npy").exists():
+        pytest.skip("../shared/quickdraw is not beside the repo")
+    repo = copy_repo(tmp_path_factory.mktemp(name), cache)
+    sets = [a for k, v in {"data.source": str(SHARED), **settings}.items() for a in ("-S", f"{k}={v}")]
+    return repo, sh("dvc", "exp", "run", "--name", name, *sets, cwd=repo).stdout

@@ -153,8 +153,7 @@ def test_bench_prints_rates_efficiency_side_by_side_and_the_extrapolation_as_its
     for m in ("rnn_cnn", "cnn_cnn"):
         base_params["models"][m].update(latent=4, channels=4, fine_channels=4, hidden=16, rnn_hidden=8)
     base_params["train"].update(batch_size=16)
-    base_params["runtime"].update(threads=2)  # 2: the side-by-side run has two workers
-    params = write_params(tmp_path / "params.yaml", base_params)
+    params = write_params(tmp_path / "params.yaml", base_params)  # one thread: no side-by-side run (tested below)
     run = subprocess.run([sys.executable, REPO / "tools" / "bench.py", "--params", params, "--source", shared_quickdraw,
                           "--train-per-class", "16", "--epochs", "1"], capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
@@ -168,8 +167,7 @@ def test_bench_prints_rates_efficiency_side_by_side_and_the_extrapolation_as_its
         rounding = 0.05 / real + 0.05 / bare
         assert figures["loop_efficiency"] == pytest.approx(real / bare, rel=rounding, abs=2e-3)
         assert figures["iwae_drawings_per_s"] > 0
-        assert all(rate > 0 for rate in result["side_by_side"]["models"][m].values())
-    assert result["side_by_side"]["threads_each"] == 1
+    assert result["side_by_side"] == {"threads_each": 1, "models": {}}
     assert result["judge_train_drawings_per_s"] > 0
     estimate = result["study_minutes_estimate"]
     scaled = estimate["train"] + estimate["train_conditional"] + estimate["train_judge"]
