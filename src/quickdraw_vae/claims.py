@@ -303,7 +303,10 @@ def ledger(claims: list[Claim], decided: dict[str, list[dict]], names: dict[str,
     one = blocks["study"][0]
     drawings = int(value(one, DATA, "total.train"))
     steps = math.ceil(drawings / trained(one, "cnn_cnn", "protocol.batch_size")) * int(trained(one, "cnn_cnn", "epochs"))
+    made_at = sorted({run.get("baseline", "?") for runs in blocks.values() for run in runs})
     lines = ["# The study's claims, checked", "",
+             f"The runs were made at code revision {', '.join(made_at)} (the stamp above names the revision that "
+             "read them).", "",
              f"Every run trains on {drawings:,} drawings ({drawings // len(classes_of(one)):,} per class) and tests on "
              f"{int(value(one, DATA, 'total.test')):,}; the study trained on 20,000 and tested on 5,000. Under its "
              f"protocol that is {steps:,} optimizer steps where the study took 7,850: read its loss figures beside "

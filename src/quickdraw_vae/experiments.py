@@ -122,8 +122,13 @@ def collect(names: list[str], rows: dict[str, dict] | None = None) -> dict[str, 
         row = {**rows[name], **experiment_metrics(rows[name]["rev"])}
         if not isinstance(metric(row, "metrics/generation.json", "n"), (int, float)):
             raise QuickdrawError(f"experiment {name} has no metrics/generation.json: it failed (`dvc queue logs {name}`)")
-        runs[name] = {"metrics": row, "histories": {m: _history(row["rev"], m) for m in ALL_MODELS}}
+        runs[name] = {"metrics": row, "histories": {m: _history(row["rev"], m) for m in ALL_MODELS},
+                      "baseline": _git("rev-parse", "--short", f"{row['rev']}^")}
     return runs
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], capture_output=True, text=True).stdout.strip()
 
 
 def _history(rev: str, model: str) -> dict[str, list[float]]:
