@@ -42,7 +42,7 @@ claims: setup
 
 # docs/results.md (and docs/claims.md when metrics/claims.md exists), stamped with the command that made them.
 RESULTS_COMMAND ?= dvc exp run -S data.source=../shared/quickdraw -S data.train_per_class=640 -S data.test_per_class=160
-CLAIMS_COMMAND ?= make claims CLAIMS_ARGS="--set data.source=../shared/quickdraw --set data.train_per_class=640 --set data.test_per_class=160"
+CLAIMS_COMMAND ?= make claims CLAIMS_ARGS="--set data.source=../shared/quickdraw --set data.train_per_class=640 --set data.test_per_class=160 --set runtime.threads=1"
 results: setup
 	$(PY) tools/results_page.py --source metrics/metrics_summary.md --out docs/results.md --command '$(RESULTS_COMMAND)'
 	test ! -f metrics/claims.md || { $(PY) tools/results_page.py --source metrics/claims.md --out docs/claims.md \
