@@ -133,7 +133,8 @@ def _offline(base_params, source, train=64, test=16):
         ("wrong_row_length", "hand.npy: shape is (800, 783), expected (N, 784)"),
         ("truncated", "hand.npy: truncated"),
         ("too_few", "hand.npy: has 50 drawings of 'hand', need 80"),
-        ("unknown_class", "unicorn.npy: no such file"),
+        ("unknown_class", "data.classes has unknown category 'unicron'; closest: crown, crayon"),
+        ("class_not_in_folder", "cat.npy: no such file"),
         ("zero_count", "data.train_per_class must be >= 1"),
         ("wrong_type", "data.train_per_class must be an integer, got 'many'"),
         ("bad_class_name", "invalid class name '../x'"),
@@ -150,8 +151,8 @@ def test_prepare_rejects_bad_input_cleanly(case, expected, shared_quickdraw, bas
         "too_few": lambda: _bad_source(tmp_path, shared_quickdraw, real[:50]),
     }.get(case, shared_quickdraw)
     params = _offline(base_params, source() if callable(source) else source)
-    if case == "unknown_class":
-        params["data"]["classes"] = ["rabbit", "unicorn"]
+    if case in ("unknown_class", "class_not_in_folder"):
+        params["data"]["classes"] = ["rabbit", "unicron" if case == "unknown_class" else "cat"]
         params["evaluate"].update(n=32, kid_subset_size=32)
     if case == "zero_count":
         params["data"]["train_per_class"] = 0

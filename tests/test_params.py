@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from quickdraw_vae.errors import QuickdrawError
@@ -161,3 +163,44 @@ def test_study_profile_mistakes_name_the_key(base_params, change, message):
     with pytest.raises(QuickdrawError) as e:
         parse_params(base_params)
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_classes_are_picked_from_the_official_categories_by_name_all_or_count(base_params):
+    base_params["data"]["classes"] = "all"
+    base_params["sample"]["n"], base_params["evaluate"]["n"] = 3450, 1000  # a sample of every class
+    params = parse_params(base_params)
+    assert len(params.data.classes) == 345 and params.data.classes[0] == "aircraft carrier"
+    assert "The Eiffel Tower" in params.data.classes and params.data.classes[-1] == "zigzag"
+    base_params["data"]["classes"] = 5  # evenly spread over the list: the same five for every seed
+    assert parse_params(base_params).data.classes == ["aircraft carrier", "chandelier", "harp", "palm tree", "spider"]  # 0, 69, 138, ...
+    base_params["data"]["classes"] = ["The Great Wall of China", "rabbit"]
+    assert parse_params(base_params).data.classes == ["The Great Wall of China", "rabbit"]
+
+
+@pytest.mark.parametrize("classes, message", [
+    (["rabit", "yoga"], "data.classes has unknown category 'rabit'; closest: rabbit, rain, crab"),
+    (["rabbit", "qwxz"], "data.classes has unknown category 'qwxz'"),
+    (346, "data.classes as a count must be between 2 and 345, got 346"),
+    ("most", "data.classes must be a list of category names, all, or a count, got 'most'"),
+])
+def test_a_class_outside_the_categories_fails_with_the_closest_names(base_params, classes, message):
+    base_params["data"]["classes"] = classes
+    with pytest.raises(QuickdrawError, match=re.escape(message)):
+        parse_params(base_params)
+
+
+def test_a_category_list_of_ones_own(base_params, tmp_path):
+    (tmp_path / "mine.txt").write_text("alpha\nbeta\n\ngamma\n")
+    base_params["data"].update(categories=str(tmp_path / "mine.txt"), classes=["gamma", "alpha"])
+    assert parse_params(base_params).data.classes == ["gamma", "alpha"]
+    base_params["data"]["classes"] = ["rabbit", "alpha"]
+    with pytest.raises(QuickdrawError, match="unknown category 'rabbit'"):
+        parse_params(base_params)
+    for text, message in (("alpha\n../up\n", r"mine.txt: invalid category name '../up'"),
+                          ("alpha\nalpha\n", r"mine.txt: a category list needs at least two distinct names")):
+        (tmp_path / "mine.txt").write_text(text)
+        with pytest.raises(QuickdrawError, match=message):
+            parse_params(base_params)
+    base_params["data"]["categories"] = str(tmp_path / "none.txt")
+    with pytest.raises(QuickdrawError, match=r"none.txt: category list not found \(params.yaml: data.categories\)"):
+        parse_params(base_params)

@@ -25,7 +25,8 @@ from .choices import (
     PROFILES,
     SCHEDULES,
     STRATEGIES,
-    check_class_name,
+    pick_classes,
+    read_categories,
 )
 from .errors import QuickdrawError
 
@@ -46,7 +47,8 @@ def _between(low, high):
 @dataclass(frozen=True)
 class DataParams:
     source: str
-    classes: list[str]
+    categories: str  # the list data.classes picks from: a file of one name a line
+    classes: list[str]  # as names: a list, `all` or a count in params.yaml (choices.pick_classes)
     train_per_class: int = _at_least(1)
     test_per_class: int = _at_least(1)
     validation_fraction: float = _between(0.01, 0.5)  # of each class's training drawings; decides every choice
@@ -251,9 +253,18 @@ def _build(cls, raw, key: str):
     return cls(**values)
 
 
+def _with_class_names(raw):
+    """params.yaml's data.classes (names, `all` or a count) as the names it picks from data.categories."""
+    data = raw.get("data") if isinstance(raw, dict) else None
+    if not isinstance(data, dict) or "classes" not in data or "categories" not in data:
+        return raw  # _build names the missing key
+    if not isinstance(data["categories"], str) or not data["categories"]:
+        raise QuickdrawError(f"params.yaml: data.categories must be a category list file, got {data['categories']!r}")
+    classes = pick_classes(data["classes"], read_categories(data["categories"]))
+    return {**raw, "data": {**data, "classes": classes}}
+
+
 def _check(params: Params) -> None:
-    for c in params.data.classes:
-        check_class_name(c)
     if len(set(params.data.classes)) != len(params.data.classes) or len(params.data.classes) < 2:
         raise QuickdrawError("params.yaml: data.classes must list at least two distinct classes")
     if set(params.models) != set(MODEL_NAMES):
@@ -334,7 +345,7 @@ def merge_profile(raw: dict) -> dict:
 
 def parse_params(raw) -> Params:
     """Validate params.yaml's contents (the profile merged in); quick mode is applied by `resolved()`."""
-    raw = merge_profile(raw)
+    raw = _with_class_names(merge_profile(raw))
     params = _build(Params, raw, "")
     _check(params)
     _check_combinations(params.resolved(), raw)

@@ -69,8 +69,13 @@ def loss_figures(histories: dict[str, dict], out_dir) -> None:
 def confusion(path, matrix: np.ndarray, classes: list[str], title: str) -> None:
     from sklearn.metrics import ConfusionMatrixDisplay
 
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    ConfusionMatrixDisplay(matrix, display_labels=classes).plot(ax=ax, colorbar=False, cmap="Blues")
+    # Counts in the cells stay readable up to a dozen classes; beyond, the shade alone carries them (with a
+    # colour bar) and the figure grows a quarter inch per class, so 50 classes' names still fit their rows.
+    many = len(classes) > 12
+    side = max(5.0, 0.25 * len(classes) + 2)
+    fig, ax = plt.subplots(figsize=(side + 0.5, side))
+    ConfusionMatrixDisplay(matrix, display_labels=classes).plot(
+        ax=ax, colorbar=many, cmap="Blues", include_values=not many, xticks_rotation="vertical" if many else "horizontal")
     ax.set_title(title)
     save_figure(path, fig)
     plt.close(fig)
