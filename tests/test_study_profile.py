@@ -53,13 +53,15 @@ def test_every_claim_reads_its_figures_from_the_metrics_a_run_wrote(tiny_study_r
     repo, _ = tiny_study_repo
     script = """
 import json
-from quickdraw_vae.claims import BLOCKS, CLAIMS, DECISION_BLOCK, appendix, before_after, decide, figures_section, ledger
+from pathlib import Path
+from quickdraw_vae.claims import BLOCKS, CLAIMS, DECISION_BLOCK, appendix, before_after, decide, figures_section, ledger, plot
 from quickdraw_vae.experiments import collect
 run = collect(["tiny-study"])["tiny-study"]
 blocks = {b: [run] for b in [*BLOCKS, DECISION_BLOCK]}
 decided = {p: decide(CLAIMS, blocks, p) for p in ("study", "ours")}
 page = ledger(CLAIMS, decided, {"study": ["tiny-study"]}, blocks) + figures_section(blocks) + before_after([run], [run], ([0], [1]))
 page += appendix(blocks)
+plot(blocks, Path("claims_curves.png"))
 print(json.dumps({"page": page, "figures": {p: [[r["a"], r["b"]] for r in rows] for p, rows in decided.items()}}))
 """
     out = json.loads(sh(sys.executable, "-c", script, cwd=repo).stdout.strip().splitlines()[-1])
@@ -83,3 +85,6 @@ print(json.dumps({"page": page, "figures": {p: [[r["a"], r["b"]] for r in rows] 
     assert len(rows) == len(CLAIMS)
     assert "snowman is the most recognisable class, on real drawings" in out["page"]
     assert "| judge on conditional samples |" in out["page"] and "## Every figure, every block" in out["page"]
+    # each model's last-epoch figures under its own name, and every seed's curve in the figure
+    assert all(f"| {m} final_train.neg_elbo |" in out["page"] and f"| {m}.neg_elbo |" in out["page"] for m in ALL)
+    assert (repo / "claims_curves.png").stat().st_size > 20_000

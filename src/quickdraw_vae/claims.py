@@ -324,7 +324,8 @@ def ledger(claims: list[Claim], decided: dict[str, list[dict]], names: dict[str,
                      f"{_cell(decided['study'][i - 1])} | {_cell(decided['ours'][i - 1])} |")
     counts = {p: {o: sum(r["outcome"] == o for r in rows) for o in ("holds", "does not hold", "inconclusive")}
               for p, rows in decided.items()}
-    lines += ["", "Outcomes: " + "; ".join(f"{p}'s protocol: " + ", ".join(f"{n} {o}" for o, n in c.items())
+    protocol = {"study": "the study's protocol", "ours": "ours"}
+    lines += ["", "Outcomes: " + "; ".join(f"{protocol[p]}: " + ", ".join(f"{n} {o}" for o, n in c.items())
                                            for p, c in counts.items()) + ".", ""]
     lines += ["![The training curves the dynamics claims read](figures/claims_curves.png)", "",
               "## The study's protocol, and where the `study` profile departs from its code", "",
@@ -345,10 +346,15 @@ def figures_section(blocks: dict[str, list[dict]]) -> str:
         for key, reported in zip(("neg_elbo", "bce", "kld"), study_reported[m]):
             lines.append(f"| {m} final training {key.replace('neg_elbo', 'loss')} | {reported} | "
                          f"{col(lambda r: trained(r, m, f'final_train.{key}'))} |")
+    per_seed = {p: {m: ", ".join(f"{trained(r, m, 'final_train.neg_elbo'):.1f}" for r in runs) for m in MODEL_NAMES}
+                for p, runs in full.items()}
     for m in ALL_MODELS:
         cells = [f"{_mean_sd([value(r, LIKELIHOOD, f'{m}.neg_elbo') for r in runs])} / "
                  f"{_mean_sd([value(r, LIKELIHOOD, f'{m}.iwae_nll') for r in runs])}" for runs in full.values()]
         lines.append(f"| {m} test -ELBO / IWAE bound | – | " + " | ".join(cells) + " |")
+    lines += ["", "The final training loss seed by seed (a spread the study's single run could not show): "
+              + "; ".join(f"{m} under {'the study' if p == 'study' else 'ours'}: {v}" for p, by_model in per_seed.items()
+                          for m, v in by_model.items()) + "."]
     reported_is = {"rnn_cnn": "1.0847", "cnn_cnn": "1.0946", "conditional": "1.1020"}
     reported_fid = {"rnn_cnn": "126.94", "cnn_cnn": "122.31", "conditional": "123.46"}
     lines += ["", "### Its Inception Score and FID, by its definitions and by ours", "",
@@ -425,16 +431,43 @@ def appendix(blocks: dict[str, list[dict]]) -> str:
         for runs in blocks.values():
             found = [metric(r["metrics"], path, key) for r in runs]
             cells.append("–" if any(v is None for v in found) else _mean_sd(found))
-        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+        trained_model = path.removeprefix("metrics/train/").removesuffix(".json") if path.startswith("metrics/train/") else ""
+        lines.append(f"| {f'{trained_model} {key}' if trained_model else key} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def plot(blocks: dict[str, list[dict]], path: Path) -> None:
-    from . import plots
-
     curves = {p: {m: {c: [r["histories"][m][c] for r in blocks[p]] for c in ("train_total", "train_bce", "train_kld")}
                   for m in MODEL_NAMES} for p in ("study", "ours")}
-    plots.claims_figure(path, curves)
+    curves_figure(path, curves)
+
+
+def curves_figure(path, curves: dict[str, dict[str, dict[str, list[list[float]]]]]) -> None:
+    """The training curves the dynamics claims read: one row per profile, one column per term (loss, BCE,
+    KLD), each seed a thin line and the mean over seeds a bold one, on a log scale: the study's first
+    epochs sit an order of magnitude above its last. `curves[profile][model][column]` holds one curve per
+    seed."""
+    from .files import save_figure
+    from .plots import plt  # matplotlib with the headless backend the plots module sets
+
+    titles = {"train_total": "training loss", "train_bce": "training BCE", "train_kld": "training KLD"}
+    fig, axes = plt.subplots(len(curves), 3, figsize=(16, 4 * len(curves)), squeeze=False)
+    for row, (profile, models) in zip(axes, curves.items()):
+        for ax, column in zip(row, titles):
+            for (model, per_column), colour in zip(models.items(), ("tab:blue", "tab:orange", "tab:green")):
+                per_seed = per_column[column]
+                length = min(len(c) for c in per_seed)
+                values = np.array([c[:length] for c in per_seed])
+                epochs = np.arange(1, length + 1)
+                for curve in values:
+                    ax.plot(epochs, curve, color=colour, alpha=0.3, linewidth=0.8)
+                ax.plot(epochs, values.mean(0), color=colour, linewidth=2, label=f"{model} (mean of {len(values)})")
+            ax.set(xlabel="epoch", ylabel="nats/drawing", title=f"{profile} profile: {titles[column]}", yscale="log")
+            ax.grid(alpha=0.3, which="both")
+            ax.legend()
+    fig.tight_layout()
+    save_figure(path, fig)
+    plt.close(fig)
 
 
 def main(argv=None) -> None:

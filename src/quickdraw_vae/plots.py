@@ -120,31 +120,6 @@ def metrics_bars(path, table: dict[str, dict[str, float]], metrics: list[str], t
     plt.close(fig)
 
 
-def claims_figure(path, curves: dict[str, dict[str, dict[str, list[list[float]]]]]) -> None:
-    """The training curves the dynamics claims read: one row per profile, one column per term (loss, BCE,
-    KLD), each model's mean over seeds with a band of one std. `curves[profile][model][column]` holds
-    one curve per seed."""
-    titles = {"train_total": "training loss", "train_bce": "training BCE", "train_kld": "training KLD"}
-    fig, axes = plt.subplots(len(curves), 3, figsize=(16, 4 * len(curves)), squeeze=False)
-    for row, (profile, models) in zip(axes, curves.items()):
-        for ax, column in zip(row, titles):
-            for model, per_column in models.items():
-                per_seed = per_column[column]
-                length = min(len(c) for c in per_seed)
-                values = np.array([c[:length] for c in per_seed])
-                epochs = np.arange(1, length + 1)
-                mean = values.mean(0)
-                std = values.std(0, ddof=1) if len(values) > 1 else np.zeros(length)
-                ax.plot(epochs, mean, label=model)
-                ax.fill_between(epochs, mean - std, mean + std, alpha=0.25)
-            ax.set(xlabel="epoch", ylabel="nats/drawing", title=f"{profile} profile: {titles[column]}")
-            ax.grid(alpha=0.3)
-            ax.legend()
-    fig.tight_layout()
-    save_figure(path, fig)
-    plt.close(fig)
-
-
 def nearest_neighbours(path, samples: dict[str, np.ndarray], neighbours: dict[str, np.ndarray]) -> None:
     """Each model's samples (one row) above their nearest training drawings (the row below)."""
     rows, labels = [], []
