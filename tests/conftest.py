@@ -15,6 +15,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "quickdraw"
+# dvc.yaml's stages in the order a run reaches them: what an end-to-end test expects DVC to run or restore.
+STAGES = list(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])
 
 
 @pytest.fixture(scope="session")

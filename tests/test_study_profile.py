@@ -6,13 +6,10 @@ import sys
 
 import pytest
 
-from conftest import TINY, TINY_STUDY, sh, tiny_experiment
+from conftest import STAGES, TINY, TINY_STUDY, sh, tiny_experiment
+from quickdraw_vae.params import ALL_MODELS as ALL
 
 pytestmark = pytest.mark.slow
-
-ALL = ("rnn_cnn", "cnn_cnn", "conditional")
-STAGES = ["prepare", "train", "select_best", "train_conditional", "sample",
-          "train_judge", "validate", "evaluate", "report"]
 
 
 @pytest.fixture(scope="module")

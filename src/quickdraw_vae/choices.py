@@ -3,7 +3,6 @@ that acts on them both read these lists (no PyTorch import, so params load fast)
 
 import difflib
 import re
-from importlib import resources
 from pathlib import Path
 
 from .errors import QuickdrawError
@@ -30,12 +29,11 @@ def check_class_name(name: str) -> None:
         raise QuickdrawError(f"params.yaml: data.classes has an invalid class name {name!r}")
 
 
-def read_categories(path: str = "") -> tuple[str, ...]:
-    """The categories `data.classes` may name: Google's official list of 345, shipped with the package
-    (`categories.txt`, the dataset's own file), or a list of one's own (`data.categories`: one name a line)."""
-    where = path or "the package's categories.txt"
+def read_categories(path: str) -> tuple[str, ...]:
+    """The categories `data.classes` may name (`data.categories`: one name a line): by default Google's
+    official list of 345, the dataset's own categories.txt, kept beside this module."""
     try:
-        text = Path(path).read_text() if path else (resources.files(__package__) / "categories.txt").read_text()
+        text = Path(path).read_text()
     except FileNotFoundError:
         raise QuickdrawError(f"{path}: category list not found (params.yaml: data.categories)") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -43,9 +41,9 @@ def read_categories(path: str = "") -> tuple[str, ...]:
     names = tuple(line.strip() for line in text.splitlines() if line.strip())
     for name in names:
         if not SAFE_NAME.fullmatch(name):
-            raise QuickdrawError(f"{where}: invalid category name {name!r}")
+            raise QuickdrawError(f"{path}: invalid category name {name!r}")
     if len(set(names)) != len(names) or len(names) < 2:
-        raise QuickdrawError(f"{where}: a category list needs at least two distinct names")
+        raise QuickdrawError(f"{path}: a category list needs at least two distinct names")
     return names
 
 
