@@ -7,7 +7,7 @@ import sys
 
 import torch
 
-from quickdraw_vae.data import load_split, to_tensor
+from quickdraw_vae.data import Pixels, bounded, load_split
 from quickdraw_vae.files import write_json
 from quickdraw_vae.judge import classify_samples, judge_report, load_judge, predict_proba
 from quickdraw_vae.losses import likelihood
@@ -37,18 +37,18 @@ def main(argv=None):
     judge_path = args.out / "models" / "judge.pt"
     judge, classes = load_judge(judge_path)
     samples = {m: load_samples(args.out / "data" / "samples" / f"{m}.npz") for m in SAMPLE_SETS}
-    test, _ = load_split(args.data / "test.npz")
-    train, _ = load_split(args.data / "train.npz")
-
-    x, y = to_tensor(test.images), torch.from_numpy(test.labels)
     ev = p.evaluate
+    test = bounded(load_split(args.data / "test")[0], ev.max_held_out, ev.seed)
+    train = bounded(load_split(args.data / "train")[0], ev.max_reference, ev.seed)
+
+    x, y = Pixels(test.images), torch.from_numpy(test.labels)
     scored = {m: likelihood(model, x, y if model.cfg.conditional else None, ev.iwae_k, ev.iwae_chunk, ev.seed)
               for m, model in models.items()}
     pixels = pixel_mapping(p.sample)
     real, matrix = judge_report(judge, test.images, test.labels, classes)
     recognised = reconstructions_recognised(judge, models, test.images, test.labels, classes, pixels)
     generation = evaluate_generation({m: images for m, (images, _) in samples.items()}, test.images, train.images,
-                                     ev, judge_path, where="data/prepared/test.npz", study=True)
+                                     ev, judge_path, where="data/prepared/test", study=True)
     judged = classify_samples(judge, samples, classes)
     models_samples = {m: samples[m][0] for m in ALL_MODELS}
     generation["copies"] = copy_check(models_samples, train.images, test.images)

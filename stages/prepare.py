@@ -1,16 +1,16 @@
-"""Stage `prepare`: draw the splits from `data.source`: train.npz (fitting), validation.npz (carved
-from the training drawings; every choice is made on it) and test.npz (read only by the reporting
-stage)."""
+"""Stage `prepare`: draw the splits from `data.source`, one class at a time, into data/prepared/:
+train/ (fitting), validation/ (carved from the training drawings; every choice is made on it) and
+test/ (read only by the reporting stage), each a folder of memory-mappable .npy files."""
 
 import argparse
 import sys
 from pathlib import Path
 
-from quickdraw_vae.data import carve_validation, save_split
+from quickdraw_vae.data import load_split, write_prepared
 from quickdraw_vae.files import write_json
 from quickdraw_vae.params import load_params
 from quickdraw_vae.plots import data_preview
-from quickdraw_vae.sources import load_splits
+from quickdraw_vae.sources import class_drawings
 from quickdraw_vae.stage import run_main, stage_name
 
 
@@ -24,14 +24,15 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     d = load_params(args.params).data
-    train, test, provenance = load_splits(d.source, d.classes, d.train_per_class, d.test_per_class, d.seed, args.raw)
-    fit, validation = carve_validation(train, d.validation_fraction, d.seed)
-    splits = {"train": fit, "validation": validation, "test": test}
-    for name, split in splits.items():
-        save_split(args.out / f"{name}.npz", split, d.classes)
-    counts = {name: {c: int((s.labels == i).sum()) for i, c in enumerate(d.classes)} for name, s in splits.items()}
+    provenance = {}
+    per_class = class_drawings(d.source, d.classes, d.train_per_class, d.test_per_class, d.seed, args.raw, provenance)
+    labels = write_prepared(args.out, per_class, d.classes, d.train_per_class, d.test_per_class,
+                            d.validation_fraction, d.seed)
+    counts = {name: {c: int((split_labels == i).sum()) for i, c in enumerate(d.classes)}
+              for name, split_labels in labels.items()}
     write_json(args.metrics, {"source": d.source, **provenance, "count": counts,
-                              "total": {name: len(s.labels) for name, s in splits.items()}})
+                              "total": {name: len(split_labels) for name, split_labels in labels.items()}})
+    fit, _ = load_split(args.out / "train")
     data_preview(args.preview, fit.images, fit.labels, d.classes)
 
 

@@ -24,7 +24,7 @@ def main(argv=None):
     setup(p.runtime.threads, p.sample.seed)
     paths = {m: args.out / "models" / f"{m}.pt" for m in args.model or ALL_MODELS}
     models = {m: load_checkpoint(path)[0] for m, path in paths.items()}  # every one before anything is written
-    train, classes = load_split(args.data / "train.npz")
+    train, classes = load_split(args.data / "train")
     for name, model in models.items():
         seed_everything(p.sample.seed)  # each model's samples as if it were sampled alone
         drawn = sample_model(model, name, train, classes, p.sample)
@@ -33,7 +33,7 @@ def main(argv=None):
         save_npz(baseline_path(samples), **drawn.baseline)
         save_sampler(sampler_path(paths[name]), drawn.sampler)
         image_rows(args.out / "plots" / f"{name}_samples.png", drawn.rows, drawn.row_labels, drawn.title)
-    validation, _ = load_split(args.data / "validation.npz")
+    validation, _ = load_split(args.data / "validation")
     model_figures(models, validation, classes, args.out / "plots")
 
 

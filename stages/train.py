@@ -19,8 +19,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     p = load_params(args.params)
-    train, classes = load_split(args.data / "train.npz")
-    validation, _ = load_split(args.data / "validation.npz")
+    train, classes = load_split(args.data / "train")
+    validation, _ = load_split(args.data / "validation")
     jobs = {name: (config_from_params(name, p.models[name]), p.training(name)) for name in args.model or MODEL_NAMES}
     trained = train_side_by_side(jobs, p.runtime, train, validation, classes,
                                  {name: epoch_log_dir(args.out, name) for name in jobs}, args.resume_dir)

@@ -27,8 +27,8 @@ def main(argv=None):
         raise QuickdrawError(f"{args.best}: cannot read the selected model ({type(e).__name__}); run select_best") from None
     cfg = config_from_params(winner, p.models[winner], len(p.data.classes))
     init_from = load_warm_start(args.models / f"{winner}.pt", cfg) if p.conditional.init == "best" else None
-    train, classes = load_split(args.data / "train.npz")
-    validation, _ = load_split(args.data / "validation.npz")
+    train, classes = load_split(args.data / "train")
+    validation, _ = load_split(args.data / "validation")
     trained = train_model("conditional", cfg, p.training("conditional"), p.runtime, train, validation, classes,
                           epoch_log_dir(args.out, "conditional"), args.resume_dir, init_from,
                           p.conditional.embedding_init)

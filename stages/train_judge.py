@@ -5,7 +5,7 @@ import sys
 
 import torch
 
-from quickdraw_vae.data import load_split, to_tensor
+from quickdraw_vae.data import Pixels, load_split
 from quickdraw_vae.files import write_json
 from quickdraw_vae.judge import judge_report, save_judge, train_judge
 from quickdraw_vae.params import load_params
@@ -19,9 +19,9 @@ def main(argv=None):
 
     p = load_params(args.params)
     setup(p.runtime.threads, p.judge.seed)
-    train, classes = load_split(args.data / "train.npz")
-    validation, _ = load_split(args.data / "validation.npz")
-    judge = train_judge(to_tensor(train.images), torch.from_numpy(train.labels), len(classes),
+    train, classes = load_split(args.data / "train")
+    validation, _ = load_split(args.data / "validation")
+    judge = train_judge(Pixels(train.images), torch.from_numpy(train.labels), len(classes),
                         p.judge.epochs, p.judge.batch_size, p.judge.lr, p.judge.seed, p.judge.width,
                         pick_device(p.runtime.device))
     report, _ = judge_report(judge, validation.images, validation.labels, classes)

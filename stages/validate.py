@@ -5,7 +5,7 @@ drawings are never read here."""
 
 import sys
 
-from quickdraw_vae.data import load_split
+from quickdraw_vae.data import bounded, load_split
 from quickdraw_vae.files import write_json
 from quickdraw_vae.judge import classify_samples, load_judge
 from quickdraw_vae.metrics import copy_check, evaluate_generation, reconstructions_recognised
@@ -22,15 +22,16 @@ def main(argv=None):
 
     p = load_params(args.params)
     setup(p.runtime.threads, p.evaluate.seed)
-    validation, _ = load_split(args.data / "validation.npz")
-    train, _ = load_split(args.data / "train.npz")
+    ev = p.evaluate
+    validation = bounded(load_split(args.data / "validation")[0], ev.max_held_out, ev.seed)
+    train = bounded(load_split(args.data / "train")[0], ev.max_reference, ev.seed)
     judge_path = args.out / "models" / "judge.pt"
     judge, classes = load_judge(judge_path)
     samples = {m: load_samples(args.out / "data" / "samples" / f"{m}.npz") for m in ALL_MODELS}
     images = {m: drawn for m, (drawn, _) in samples.items()}
     n = min(p.evaluate.n, len(validation.images))
     generation = evaluate_generation(images, validation.images, train.images, p.evaluate, judge_path, n,
-                                     "data/prepared/validation.npz")
+                                     "data/prepared/validation")
     generation["copies"] = copy_check(images, train.images, validation.images)
     models = {m: load_checkpoint(args.out / "models" / f"{m}.pt")[0] for m in ALL_MODELS}
     pixels = pixel_mapping(p.sample)

@@ -35,18 +35,18 @@ def test_only_the_reporting_stage_reads_the_test_drawings():
 
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     outs = [o if isinstance(o, str) else next(iter(o)) for o in stages["prepare"]["outs"]]
-    assert "data/prepared/test.npz" in outs and "data/prepared" not in outs, "test drawings are their own output"
-    readers = {name for name, s in stages.items() if any(d.startswith("data/prepared") and d != "data/prepared/train.npz"
-                                                         and d != "data/prepared/validation.npz" for d in s.get("deps", []))}
+    assert "data/prepared/test" in outs and "data/prepared" not in outs, "test drawings are their own output"
+    readers = {name for name, s in stages.items() if any(d.startswith("data/prepared") and d != "data/prepared/train"
+                                                         and d != "data/prepared/validation" for d in s.get("deps", []))}
     assert readers == {"evaluate"}
     # ...and nothing but the report depends on what evaluate writes.
     written = {o if isinstance(o, str) else next(iter(o)) for o in stages["evaluate"]["outs"]}
     dependants = {name for name, s in stages.items() if set(s.get("deps", [])) & written}
     assert dependants == {"report"}
-    for script in (REPO / "stages").glob("*.py"):  # prepare writes it; evaluate alone loads it
-        assert ("test.npz" in script.read_text()) == (script.stem in ("prepare", "evaluate")), script
+    for script in (REPO / "stages").glob("*.py"):  # evaluate alone loads it
+        assert ('/ "test"' in script.read_text()) == (script.stem == "evaluate"), script
     for module in (REPO / "src").rglob("*.py"):
-        assert "test.npz" not in module.read_text(), module
+        assert '/ "test"' not in module.read_text() and "prepared/test" not in module.read_text(), module
 
 
 def test_no_import_circle_in_the_package():

@@ -5,6 +5,7 @@ import pytest
 
 from conftest import run_stage, write_params
 from httpserver import serve
+from quickdraw_vae.data import carve_validation, load_split
 from quickdraw_vae.sources import block_rows, load_splits
 from quickdraw_vae.errors import QuickdrawError
 
@@ -171,14 +172,22 @@ def test_prepare_stage_writes_splits_metrics_and_preview(shared_quickdraw, base_
     result, out = _prepare(tmp_path, _offline(base_params, shared_quickdraw, 64, 16))
     assert result.returncode == 0, result.stderr
     # 64 training drawings per class: 6 of each (validation_fraction 0.1) carved off for validation
-    with np.load(out / "prepared" / "train.npz") as z, np.load(out / "prepared" / "validation.npz") as v:
-        assert z["images"].shape == (290, 28, 28) and z["labels"].dtype == np.int64
-        assert np.bincount(v["labels"]).tolist() == [6] * 5 and list(z["classes"]) == CLASSES
-        fit_rows, val_rows = {r.tobytes() for r in z["images"]}, {r.tobytes() for r in v["images"]}
-        assert not fit_rows & val_rows
-    with np.load(out / "prepared" / "test.npz") as t:
-        assert t["images"].shape == (80, 28, 28)
-    first = (out / "prepared" / "train.npz").read_bytes()
+    fit, classes = load_split(out / "prepared" / "train")
+    validation, _ = load_split(out / "prepared" / "validation")
+    assert isinstance(fit.images, np.memmap), "read as a memory map, never whole"
+    assert fit.images.shape == (290, 28, 28) and fit.labels.dtype == np.int64
+    assert np.bincount(validation.labels).tolist() == [6] * 5 and classes == CLASSES
+    fit_rows, val_rows = {r.tobytes() for r in fit.images}, {r.tobytes() for r in validation.images}
+    assert not fit_rows & val_rows
+    assert load_split(out / "prepared" / "test")[0].images.shape == (80, 28, 28)
+    # Written a class at a time, the splits are the ones carving all the training drawings at once gives.
+    train, test, _ = load_splits(str(shared_quickdraw), CLASSES, 64, 16, seed=0, raw_dir=tmp_path / "raw2")
+    expected_fit, expected_validation = carve_validation(train, 0.1, 0)
+    assert np.array_equal(fit.images, expected_fit.images) and np.array_equal(fit.labels, expected_fit.labels)
+    assert np.array_equal(validation.images, expected_validation.images)
+    assert np.array_equal(load_split(out / "prepared" / "test")[0].images, test.images)
+    first = {f.name: f.read_bytes() for f in (out / "prepared" / "train").iterdir()}
     assert _prepare(tmp_path, _offline(base_params, shared_quickdraw, 64, 16))[0].returncode == 0
-    assert (out / "prepared" / "train.npz").read_bytes() == first, "byte-identical on a rerun"
+    assert {f.name: f.read_bytes() for f in (out / "prepared" / "train").iterdir()} == first, "byte-identical on a rerun"
+    assert not [p for p in (out / "prepared").iterdir() if p.name.startswith(".")], "no temporary folder left"
     assert (out / "preview.png").stat().st_size > 1000

@@ -30,24 +30,22 @@ def test_sampler_study_scores_every_setting_with_the_experiments_own_params(tmp_
     import torch
     from conftest import write_params
 
-    from quickdraw_vae.data import carve_validation, save_split
-    from quickdraw_vae.sources import load_splits
+    from quickdraw_vae.data import Pixels, load_split, write_prepared
+    from quickdraw_vae.sources import class_drawings
     from quickdraw_vae.judge import save_judge, train_judge
-    from quickdraw_vae.data import to_tensor
     from quickdraw_vae.models import VAE, ModelConfig, save_checkpoint
 
     sys.path.insert(0, str(REPO / "tools"))
     import sampler_study
 
     classes = base_params["data"]["classes"]
-    train, _, _ = load_splits(str(shared_quickdraw), classes, 40, 1, seed=0, raw_dir=tmp_path / "raw")
-    fit, validation = carve_validation(train, 0.25, 0)
-    save_split(tmp_path / "data/prepared/train.npz", fit, classes)
-    save_split(tmp_path / "data/prepared/validation.npz", validation, classes)
+    write_prepared(tmp_path / "data/prepared", class_drawings(str(shared_quickdraw), classes, 40, 1, seed=0,
+                                                               raw_dir=tmp_path / "raw"), classes, 40, 1, 0.25, 0)
+    fit, _ = load_split(tmp_path / "data/prepared/train")
     torch.manual_seed(0)
     model = VAE(ModelConfig("cnn", 4, 4, 16, 8, 0.0, num_classes=5, cond_mode="add"))
     save_checkpoint(tmp_path / "models/conditional.pt", model, classes)
-    judge = train_judge(to_tensor(fit.images), torch.from_numpy(fit.labels), 5, epochs=1, batch_size=64, lr=1e-3, seed=0)
+    judge = train_judge(Pixels(fit.images), torch.from_numpy(fit.labels), 5, epochs=1, batch_size=64, lr=1e-3, seed=0)
     save_judge(tmp_path / "models/judge.pt", judge, classes)
     base_params["sample"].update(n=50, gmm_components=2)
     del base_params["sample"]["class_scale"]  # an experiment from before the key: read as the model as trained

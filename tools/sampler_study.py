@@ -46,8 +46,9 @@ def _setting(text: str) -> tuple[float, float, int]:
 def _fetch(rev: str, folder: Path) -> None:
     import dvc.api
 
-    for path in ("models/conditional.pt", "models/judge.pt", "data/prepared/train.npz",
-                 "data/prepared/validation.npz", "params.yaml"):
+    splits = [f"data/prepared/{split}/{file}" for split in ("train", "validation")
+              for file in ("images.npy", "labels.npy", "classes.json")]
+    for path in ("models/conditional.pt", "models/judge.pt", *splits, "params.yaml"):
         target = folder / path
         target.parent.mkdir(parents=True, exist_ok=True)
         with dvc.api.open(path, rev=rev, mode="rb") as f:
@@ -71,8 +72,8 @@ def load_experiment(folder: Path) -> Experiment:
 
     raw = yaml.safe_load((folder / "params.yaml").read_text())
     raw["sample"].setdefault("class_scale", 1.0)  # experiments from before the key: the model as trained
-    train, classes = load_split(folder / "data/prepared/train.npz")
-    validation, _ = load_split(folder / "data/prepared/validation.npz")
+    train, classes = load_split(folder / "data/prepared/train")
+    validation, _ = load_split(folder / "data/prepared/validation")
     return Experiment(parse_params(raw), train, validation, classes, load_checkpoint(folder / "models/conditional.pt")[0],
                       folder / "models/judge.pt")
 

@@ -46,16 +46,15 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--png", type=Path, help="also write a grid of the drawings")
     s.add_argument("--threads", type=int, default=1)
 
+    data_help = ".npz with images uint8 (N, 28, 28) [and labels], a Google-format (N, 784) .npy, or a prepared split folder"
     c = sub.add_parser("score", help="-ELBO, BCE, KLD and the importance-weighted NLL of drawings",
                        description="Print one JSON line of nats per drawing.")
     c.add_argument("--model", type=Path, required=True)
-    c.add_argument("--data", type=Path, required=True,
-                   help=".npz with images uint8 (N, 28, 28) [and labels], or a Google-format (N, 784) .npy")
+    c.add_argument("--data", type=Path, required=True, help=data_help)
     c.add_argument("--iwae-k", type=int, default=100)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--threads", type=int, default=1)
 
-    data_help = ".npz with images uint8 (N, 28, 28) [and labels], or a Google-format (N, 784) .npy"
     r = sub.add_parser("reconstruct", help="encode drawings to their latent means and decode them",
                        description="Write the reconstructions: images uint8 (N, 28, 28) [and the labels].")
     r.add_argument("--model", type=Path, required=True)
@@ -118,19 +117,25 @@ def cmd_sample(args) -> None:
 
 
 def load_drawings(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """An .npz of images (N, 28, 28) [+ labels], or a Google-format (N, 784) uint8 .npy."""
+    """A prepared split's folder (data/prepared/validation), an .npz of images (N, 28, 28) [+ labels], or a
+    Google-format (N, 784) uint8 .npy; folders and .npy files memory-mapped."""
+    if path.is_dir():
+        from .data import load_split
+
+        split, _ = load_split(path)
+        return split.images, split.labels
     if path.suffix == ".npy":
         from .sources import LocalClassFile
 
-        file = LocalClassFile(path)
-        return np.frombuffer(file.read(0, file.n_rows), dtype=np.uint8).reshape(-1, 28, 28).copy(), None
+        file = LocalClassFile(path)  # its header and size checked
+        return np.memmap(path, np.uint8, "r", file.offset, (file.n_rows, 28, 28)), None
     from .sampling import load_samples
 
     return load_samples(path)
 
 
 def cmd_score(args) -> None:
-    from .data import to_tensor
+    from .data import Pixels
     from .losses import likelihood
 
     if args.iwae_k < 1:
@@ -138,7 +143,7 @@ def cmd_score(args) -> None:
     model, _ = load_checkpoint(args.model)
     images, labels = load_drawings(args.data)
     y = _labels_for(model, labels, args)
-    result = likelihood(model, to_tensor(images), y, args.iwae_k, 4096, args.seed)
+    result = likelihood(model, Pixels(images), y, args.iwae_k, 4096, args.seed)
     print(json.dumps({"n": result["n"], **{k: round(result[k], 4) for k in ("bce", "kld", "neg_elbo", "iwae_nll")},
                       "iwae_k": args.iwae_k}))
 
@@ -156,7 +161,7 @@ def _labels_for(model, labels: np.ndarray | None, args) -> torch.Tensor | None:
 
 def cmd_reconstruct(args) -> None:
     from .files import save_npz
-    from .data import to_tensor
+    from .data import Pixels
     from .sampling import reconstruct
 
     model, _ = load_checkpoint(args.model)
@@ -165,20 +170,20 @@ def cmd_reconstruct(args) -> None:
     sampler = load_sampler(sampler_path(args.model)) or Sampler("prior", 1.0, "mean", 1.0)
     if args.pixels:
         sampler = replace(sampler, pixels=args.pixels)
-    out = reconstruct(model, to_tensor(images), y, sampler)
+    out = reconstruct(model, Pixels(images), y, sampler)
     save_npz(args.out, **({"images": out} if labels is None else {"images": out, "labels": labels.astype(np.int64)}))
     print(json.dumps({"n": len(out), "out": str(args.out), "pixels": sampler.pixels}))
 
 
 def cmd_encode(args) -> None:
     from .files import save_npz
-    from .data import to_tensor
+    from .data import Pixels
     from .sampling import encode_means
 
     model, _ = load_checkpoint(args.model)
     images, labels = load_drawings(args.data)
     y = _labels_for(model, labels, args)
-    means = encode_means(model, to_tensor(images), y)
+    means = encode_means(model, Pixels(images), y)
     save_npz(args.out, **({"means": means} if labels is None else {"means": means, "labels": labels.astype(np.int64)}))
     print(json.dumps({"n": len(means), "latent": int(means.shape[1]), "out": str(args.out)}))
 

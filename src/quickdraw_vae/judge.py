@@ -58,12 +58,12 @@ def _shift(x: torch.Tensor, gen: torch.Generator, pixels: int = 2) -> torch.Tens
     return torch.roll(x, shifts=(dy, dx), dims=(2, 3))
 
 
-def train_judge(x: torch.Tensor, y: torch.Tensor, num_classes: int, epochs: int, batch_size: int, lr: float,
+def train_judge(x, y: torch.Tensor, num_classes: int, epochs: int, batch_size: int, lr: float,
                 seed: int, width: int = 32, device: torch.device = torch.device("cpu")) -> SketchJudge:
-    """Train on `device`; the judge comes back on the CPU, where scoring runs."""
+    """Train on `device` from drawings `x` (a `data.Pixels`, or a float tensor (N, 1, 28, 28)) labelled `y`;
+    the judge comes back on the CPU, where scoring runs."""
     torch.manual_seed(seed)
     model = SketchJudge(JudgeConfig(num_classes, width)).to(device)
-    x, y = x.to(device), y.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * math.ceil(len(x) / batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr * 3, total_steps=steps)
@@ -74,7 +74,7 @@ def train_judge(x: torch.Tensor, y: torch.Tensor, num_classes: int, epochs: int,
         bar = tqdm(range(0, len(x), batch_size), desc=f"judge {epoch}/{epochs}", leave=False, disable=None)
         for start in bar:
             idx = perm[start : start + batch_size]
-            loss = F.cross_entropy(model(_shift(x[idx], gen)), y[idx], label_smoothing=0.05)
+            loss = F.cross_entropy(model(_shift(x[idx].to(device), gen)), y[idx].to(device), label_smoothing=0.05)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -87,12 +87,12 @@ def train_judge(x: torch.Tensor, y: torch.Tensor, num_classes: int, epochs: int,
 def predict_proba(model: SketchJudge, images: np.ndarray, batch: int = 128) -> np.ndarray:
     """Class probabilities for uint8 (N, 28, 28) drawings."""
     # Small batches keep the 28x28 feature maps in the CPU's caches (docs/performance.md).
-    from .data import to_tensor
+    from .data import Pixels
     from .runtime import device_of
 
     model.eval()
     device = device_of(model)
-    x = to_tensor(images)
+    x = Pixels(images)
     return torch.cat([F.softmax(model(x[i : i + batch].to(device)), 1).cpu() for i in range(0, len(x), batch)]).numpy()
 
 

@@ -35,7 +35,7 @@ class Drawings(Dataset):
     """uint8 (N, 28, 28) drawings as torch-fidelity wants them: bare uint8 tensors, 3 x H x W."""
 
     def __init__(self, images: np.ndarray):
-        self.images = torch.from_numpy(np.ascontiguousarray(images))
+        self.images = torch.from_numpy(np.array(images, dtype=np.uint8))  # a copy: `images` may be a read-only map
 
     def __len__(self):
         return len(self.images)
@@ -188,10 +188,10 @@ def per_class_quality(images: np.ndarray, labels: np.ndarray, real: np.ndarray, 
 def nearest_distances(queries: np.ndarray, references: np.ndarray, chunk: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """For each query drawing, the pixel-space (L2, pixels in [0, 1]) distance to its nearest reference
     drawing and that drawing's index."""
-    refs = torch.from_numpy(references.reshape(len(references), -1)).float().div_(255)
+    refs = torch.from_numpy(np.array(references, dtype=np.uint8).reshape(len(references), -1)).float().div_(255)
     dists, index = [], []
     for i in range(0, len(queries), chunk):
-        q = torch.from_numpy(queries[i : i + chunk].reshape(-1, refs.shape[1])).float().div_(255)
+        q = torch.from_numpy(np.array(queries[i : i + chunk], dtype=np.uint8).reshape(-1, refs.shape[1])).float().div_(255)
         d, j = torch.cdist(q, refs).min(1)
         dists.append(d.numpy())
         index.append(j.numpy())
@@ -217,11 +217,11 @@ def reconstructions_recognised(judge, models: dict, images: np.ndarray, labels: 
                                classes: list[str], pixels) -> dict:
     """The judge's report on each model's reconstructions of labelled drawings (decoded from the latent
     means through `pixels`, a Sampler's pixel mapping): does the encoder pass the drawing through?"""
-    from .data import to_tensor
+    from .data import Pixels
     from .judge import judge_report
     from .sampling import reconstruct
 
-    x, y = to_tensor(images), torch.from_numpy(labels)
+    x, y = Pixels(images), torch.from_numpy(labels)
     return {name: judge_report(judge, reconstruct(model, x, y, pixels), labels, classes)[0]
             for name, model in models.items()}
 
@@ -233,7 +233,7 @@ def classification_accuracy_score(samples: np.ndarray, sample_labels: np.ndarray
     same judge (architecture, `judge.*` recipe, seed) trained on as many real training drawings of each class.
     Samples that show their class, in its variety, teach a classifier as real drawings do; samples that
     miss a class's range teach less."""
-    from .data import to_tensor
+    from .data import Pixels
     from .judge import judge_report, train_judge
 
     per_class = np.bincount(sample_labels, minlength=len(classes))
@@ -249,7 +249,7 @@ def classification_accuracy_score(samples: np.ndarray, sample_labels: np.ndarray
     out = {"n_train": int(per_class.sum())}
     for name, images, labels in (("samples", samples, sample_labels), ("real", train.images[real_rows],
                                                                          train.labels[real_rows])):
-        judge = train_judge(to_tensor(images), torch.from_numpy(np.asarray(labels, np.int64)), len(classes),
+        judge = train_judge(Pixels(images), torch.from_numpy(np.asarray(labels, np.int64)), len(classes),
                             jp.epochs, jp.batch_size, jp.lr, jp.seed, jp.width)
         out[name] = judge_report(judge, test.images, test.labels, classes)[0]
     out["ratio"] = round(out["samples"]["accuracy"] / max(out["real"]["accuracy"], 1e-9), 4)

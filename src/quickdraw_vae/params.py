@@ -137,6 +137,8 @@ class EvaluateParams:
     iwae_chunk: int = _at_least(1)
     n: int = _at_least(2)
     kid_subset_size: int = _at_least(2)
+    max_held_out: int = _at_least(2)  # test / validation drawings scored: a seeded subset beyond
+    max_reference: int = _at_least(2)  # training drawings compared with: a seeded subset beyond
     seed: int = _at_least(0)
 
 
@@ -303,6 +305,9 @@ def _check_combinations(p: Params, raw: dict) -> None:
         raise QuickdrawError(f"params.yaml: evaluate.n ({ev.n}) is larger than the samples drawn "
                              f"(sample.n {sp.n}, {conditional_samples} for the conditional model: a multiple of "
                              f"{classes} classes)")
+    for key in ("max_held_out", "max_reference"):
+        if getattr(ev, key) < ev.n:
+            raise QuickdrawError(f"params.yaml: evaluate.{key} ({getattr(ev, key)}) is smaller than evaluate.n ({ev.n})")
     if ev.kid_subset_size > ev.n:
         raise QuickdrawError(f"params.yaml: evaluate.kid_subset_size ({ev.kid_subset_size}) is larger than "
                              f"evaluate.n ({ev.n})")

@@ -34,7 +34,8 @@ def image_rows(path, rows: list[np.ndarray], row_labels: list[str], title: str, 
 
 
 def data_preview(path, images: np.ndarray, labels: np.ndarray, classes: list[str], per_class: int = 8) -> None:
-    rows = [images[labels == i][:per_class] for i in range(len(classes))]
+    # Row indices, not a mask over the images: those may be a memory map of millions of drawings.
+    rows = [images[np.flatnonzero(labels == i)[:per_class]] for i in range(len(classes))]
     image_rows(path, rows, classes, "Training drawings per class (Quick, Draw!, CC BY 4.0)")
 
 

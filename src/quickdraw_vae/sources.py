@@ -101,21 +101,25 @@ def _check_source(source: str) -> str:
     return "study" if (folder / "train_images.npy").exists() else "class_files"
 
 
-def load_splits(source: str, classes: list[str], train_per_class: int, test_per_class: int, seed: int,
-                raw_dir: Path = Path("data/raw")) -> tuple[Split, Split, dict]:
-    """Draw `train_per_class` + `test_per_class` disjoint drawings of every class.
+def class_drawings(source: str, classes: list[str], train_per_class: int, test_per_class: int, seed: int,
+                   raw_dir: Path = Path("data/raw"), provenance: dict | None = None):
+    """Each class's (training, test) drawings, `train_per_class` + `test_per_class` disjoint ones, one
+    class at a time (uint8 (n, 28, 28) each), so no more than one class is ever in memory.
 
-    Returns (train, test, provenance) where provenance has a sha256 per class of the bytes read, and
-    `restarted` (class: why) for any class whose file changed upstream while the cache held it.
+    `provenance` (a dict, filled as the classes go) gets the source's kind, a sha256 per class of the
+    bytes read, and `restarted` (class: why) for any class whose file changed upstream while the
+    cache held it.
     """
     from .download import FileChanged
 
+    provenance = {} if provenance is None else provenance
     kind = _check_source(source)
+    provenance.update(kind=kind, sha256={})
     if kind == "study":
-        return _load_study_layout(Path(source), classes, train_per_class, test_per_class, seed)
+        yield from _study_layout(Path(source), classes, train_per_class, test_per_class, seed, provenance)
+        return
     need = train_per_class + test_per_class
-    train, test, digests, restarted = [], [], {}, {}
-    for label, name in enumerate(classes):
+    for name in classes:
         check_class_name(name)
         for attempt in range(2):
             try:
@@ -131,13 +135,19 @@ def load_splits(source: str, classes: list[str], train_per_class: int, test_per_
             except FileChanged as e:  # rows already read came from the old version: read the class again
                 if attempt:
                     raise QuickdrawError(f"{e} twice while it was read; try again later") from None
-                restarted[name] = "changed upstream; its download cache started afresh"
-        digests[name] = hashlib.sha256(raw).hexdigest()
+                provenance.setdefault("restarted", {})[name] = "changed upstream; its download cache started afresh"
+        provenance["sha256"][name] = hashlib.sha256(raw).hexdigest()
         images = np.frombuffer(raw, dtype=np.uint8).reshape(need, 28, 28)[rng.permutation(need)]
-        train.append(images[:train_per_class])
-        test.append(images[train_per_class:])
-    provenance = {"kind": kind, "sha256": digests, **({"restarted": restarted} if restarted else {})}
-    return _stack(train), _stack(test), provenance
+        del raw
+        yield images[:train_per_class], images[train_per_class:]
+
+
+def load_splits(source: str, classes: list[str], train_per_class: int, test_per_class: int, seed: int,
+                raw_dir: Path = Path("data/raw")) -> tuple[Split, Split, dict]:
+    """`class_drawings` gathered into (train, test, provenance), in memory: for small sets."""
+    provenance: dict = {}
+    per_class = list(class_drawings(source, classes, train_per_class, test_per_class, seed, raw_dir, provenance))
+    return (_stack([train for train, _ in per_class]), _stack([test for _, test in per_class]), provenance)
 
 
 def _stack(per_class: list[np.ndarray]) -> Split:
@@ -145,30 +155,36 @@ def _stack(per_class: list[np.ndarray]) -> Split:
     return Split(np.ascontiguousarray(np.concatenate(per_class)), labels)
 
 
-def _load_study_layout(folder: Path, classes, train_per_class, test_per_class, seed):
-    digests, splits = {}, []
+def _study_layout(folder: Path, classes, train_per_class, test_per_class, seed, provenance):
+    # Both splits' rows are picked before any class is handed out; the files are memory-mapped.
+    picked = {}
     for split, per_class in (("train", train_per_class), ("test", test_per_class)):
         images = _load_plain_npy(folder / f"{split}_images.npy")
-        labels = _load_plain_npy(folder / f"{split}_labels.npy")
+        labels = np.asarray(_load_plain_npy(folder / f"{split}_labels.npy"))
         if images.dtype != np.uint8 or images.reshape(len(images), -1).shape[1] != ROW_BYTES:
             raise QuickdrawError(f"{folder / f'{split}_images.npy'}: expected uint8 (N, 28, 28), got {images.dtype} {images.shape}")
         if labels.shape != (len(images),) or labels.dtype.kind not in "iu":
             raise QuickdrawError(f"{folder / f'{split}_labels.npy'}: expected integer labels of shape ({len(images)},)")
         images = images.reshape(-1, 28, 28)
-        digests[split] = hashlib.sha256(images.tobytes() + labels.astype(np.int64).tobytes()).hexdigest()
-        picked = []
+        digest = hashlib.sha256()  # fed in pieces: the same digest as of all the bytes at once
+        for start in range(0, len(images), 65536):
+            digest.update(np.ascontiguousarray(images[start : start + 65536]).tobytes())
+        digest.update(labels.astype(np.int64).tobytes())
+        provenance["sha256"][split] = digest.hexdigest()
+        rows = []
         for name in classes:
             if name not in STUDY_CLASSES:
                 raise QuickdrawError(f"{folder}: class {name!r} is not in the study layout ({', '.join(STUDY_CLASSES)})")
-            rows = np.flatnonzero(labels == STUDY_CLASSES.index(name))
-            if len(rows) < per_class:
+            of_class = np.flatnonzero(labels == STUDY_CLASSES.index(name))
+            if len(of_class) < per_class:
                 raise QuickdrawError(
-                    f"{folder / f'{split}_images.npy'}: has {len(rows)} drawings of {name!r}, need {per_class} "
+                    f"{folder / f'{split}_images.npy'}: has {len(of_class)} drawings of {name!r}, need {per_class} "
                     f"(data.{split}_per_class)"
                 )
-            picked.append(images[np.sort(class_rng(seed, name).permutation(rows)[:per_class])])
-        splits.append(_stack(picked))
-    return splits[0], splits[1], {"kind": "study", "sha256": digests}
+            rows.append(np.sort(class_rng(seed, name).permutation(of_class)[:per_class]))
+        picked[split] = (images, rows)
+    for c in range(len(classes)):
+        yield tuple(np.asarray(images[rows[c]]) for images, rows in (picked["train"], picked["test"]))
 
 
 def _load_plain_npy(path: Path) -> np.ndarray:
@@ -177,6 +193,6 @@ def _load_plain_npy(path: Path) -> np.ndarray:
     with open(path, "rb") as f:
         parse_npy_header(f.read(HEADER_BYTES), str(path))
     try:
-        return np.load(path, allow_pickle=False)
+        return np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
         raise QuickdrawError(f"{path}: unreadable .npy ({e})") from None

@@ -17,11 +17,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
-from .data import Split, to_tensor
+from .data import Pixels, Split, subset_rows
 from .errors import QuickdrawError
 from .files import save_torch, write_json
 from .losses import bce, elbo_terms, kld
@@ -66,8 +67,11 @@ def warm_start(model: VAE, trained: VAE, x: torch.Tensor | None = None, y: torch
         return
     if x is None or y is None:
         raise QuickdrawError("cannot warm-start a conditional model without labelled drawings")
-    from .sampling import encode_means
+    from .sampling import CODE_FIT_DRAWINGS, encode_means
 
+    rows = subset_rows(len(x), CODE_FIT_DRAWINGS, seed=0)
+    if rows is not None:
+        x, y = x[torch.from_numpy(rows)], y[torch.from_numpy(rows)]
     codes = torch.from_numpy(encode_means(trained, x, None))
     nn.init.zeros_(model.embedding.weight)
     with torch.no_grad():
@@ -101,12 +105,16 @@ class FitResult:
 def _fingerprint(*parts) -> str:
     h = hashlib.sha256()
     for part in parts:
-        h.update(part.cpu().numpy().tobytes() if isinstance(part, torch.Tensor) else repr(part).encode())
+        if isinstance(part, Pixels):  # in pieces: the drawings may be a memory map of millions
+            for start in range(0, len(part), 65536):
+                h.update(np.ascontiguousarray(part.images[start : start + 65536]).tobytes())
+        else:
+            h.update(part.cpu().numpy().tobytes() if isinstance(part, torch.Tensor) else repr(part).encode())
     return h.hexdigest()
 
 
 def fit(name: str, cfg: ModelConfig, tp: TrainParams,
-        x: torch.Tensor, y: torch.Tensor | None, xv: torch.Tensor, yv: torch.Tensor | None,
+        x: Pixels | torch.Tensor, y: torch.Tensor | None, xv: Pixels | torch.Tensor, yv: torch.Tensor | None,
         device: torch.device, resume_dir: Path | None = None, init_from: VAE | None = None,
         on_epoch: Callable[[dict], None] | None = None, embedding_init: str = "class_means") -> FitResult:
     """Train, keeping the weights of the best validation epoch (`train.keep: best`) or of the last;
@@ -120,9 +128,9 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
     model = VAE(cfg).to(device)
     if init_from is not None:
         warm_start(model, init_from, x, y, embedding_init)
-    x, xv = x.to(device), xv.to(device)
-    y = None if y is None or not cfg.conditional else y.to(device)
-    yv = None if yv is None or not cfg.conditional else yv.to(device)
+    # The drawings stay where they are (a memory map, or a tensor): each batch is moved as it is taken.
+    y = None if y is None or not cfg.conditional else y.cpu()
+    yv = None if yv is None or not cfg.conditional else yv.cpu()
     opt = make_optimizer(model, tp, device)
     steps_per_epoch = math.ceil(len(x) / tp.batch_size)
     total_steps = tp.epochs * steps_per_epoch
@@ -155,15 +163,15 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
         step = (epoch - 1) * steps_per_epoch
         model.train()
         sums = torch.zeros(2, dtype=torch.float64)
-        perm = torch.randperm(len(x), generator=order).to(device)
+        perm = torch.randperm(len(x), generator=order)
         bar = tqdm(range(0, len(x), tp.batch_size), desc=f"{name} {epoch}/{tp.epochs}", leave=False, disable=None)
         for start in bar:
             idx = perm[start : start + tp.batch_size]
-            xb = x[idx]
+            xb = x[idx].to(device)
             if tp.hflip:
                 flip = torch.rand(len(idx), generator=order) < 0.5
                 xb = torch.where(flip.to(device)[:, None, None, None], xb.flip(-1), xb)
-            yb = None if y is None else y[idx]
+            yb = None if y is None else y[idx].to(device)
             logits, mu, logvar = model(xb, yb)
             rec, kl = bce(logits, xb).mean(), kld(mu, logvar).mean()
             beta = min(1.0, (step + 1) / (tp.kl_warmup_epochs * steps_per_epoch)) if tp.kl_warmup_epochs else 1.0
@@ -203,14 +211,13 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
     return FitResult(model, state["history"], state["best_epoch"], seconds, tp.epochs * len(x) / seconds)
 
 
-def split_metrics(model: VAE, splits: dict[str, tuple[torch.Tensor, torch.Tensor]], seed: int,
-                  device: torch.device) -> dict:
+def split_metrics(model: VAE, splits: dict[str, tuple[Pixels, torch.Tensor]], seed: int) -> dict:
     """-ELBO, BCE and KLD on each named split, each from the same seed."""
     cond = model.cfg.conditional
     out = {}
     for split, (x, y) in splits.items():
         torch.manual_seed(seed)
-        out[split] = elbo_terms(model, x.to(device), y.to(device) if cond else None)
+        out[split] = elbo_terms(model, x, y if cond else None)
     return out
 
 
@@ -234,11 +241,11 @@ def train_model(name: str, cfg: ModelConfig, tp: TrainParams, runtime: RuntimePa
     device = pick_device(runtime.device)
     if cfg.conditional and cfg.num_classes != len(classes):
         raise QuickdrawError(f"the prepared drawings have {len(classes)} classes, the model expects {cfg.num_classes}")
-    splits = {"train": (to_tensor(train.images), torch.from_numpy(train.labels)),
-              "validation": (to_tensor(validation.images), torch.from_numpy(validation.labels))}
+    splits = {"train": (Pixels(train.images), torch.from_numpy(train.labels)),
+              "validation": (Pixels(validation.images), torch.from_numpy(validation.labels))}
     result = fit(name, cfg, tp, *splits["train"], *splits["validation"], device, resume_dir, init_from,
                  EpochLog(log_dir, name), embedding_init)
-    metrics = split_metrics(result.model, splits, tp.seed, device)
+    metrics = split_metrics(result.model, splits, tp.seed)
     last = result.history[-1]
     metrics.update(model=name, architecture=cfg.encoder + "_cnn", parameters=parameter_count(result.model),
                    best_epoch=result.best_epoch, epochs=tp.epochs,
