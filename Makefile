@@ -13,7 +13,7 @@ VEGA_JS := $(VEGA_DIR)/node_modules/vega/build/vega.min.js $(VEGA_DIR)/node_modu
 	$(VEGA_DIR)/node_modules/vega-embed/build/vega-embed.min.js
 PLOTS_DIR ?= dvc_plots
 
-.PHONY: setup run test bench claims results plots vega browser clean remote
+.PHONY: setup run test bench cost-curve claims results plots vega browser clean remote
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -34,6 +34,12 @@ test: setup vega browser
 # Figures, not assertions: training and evaluation speed, loop efficiency, stage wall times.
 bench: setup
 	$(PY) tools/bench.py
+
+# Each stage's seconds and peak memory at 20 k, 200 k and 1 M synthetic drawings (about an hour on 2 cores),
+# written into docs/performance.md. SIZES="20000 200000" for fewer.
+SIZES ?= 20000 200000 1000000
+cost-curve: setup
+	$(PY) tools/cost_curve.py --sizes $(SIZES) --doc docs/performance.md
 
 # Every claim of the study over seeds, under its protocol and ours (DVC's experiment queue; hours on a CPU).
 # E.g. CLAIMS_ARGS="--set data.source=../shared/quickdraw --runs 2" (2 runs decide nothing: a check of the machinery).

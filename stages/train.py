@@ -1,15 +1,17 @@
 """Stage `train`: fit the two unconditional VAEs (rnn_cnn, cnn_cnn), side by side when
-`runtime.threads` allows (each model then gets its share of the threads)."""
+`runtime.threads` allows (each model then gets its share of the threads); with `runtime.processes`
+above 1, one after the other, each across that many processes under torchrun."""
 
 import sys
 from pathlib import Path
 
+from quickdraw_vae import distributed
 from quickdraw_vae.data import load_split
 from quickdraw_vae.models import config_from_params
 from quickdraw_vae.params import MODEL_NAMES, load_params
 from quickdraw_vae.stage import run_main, stage_name, stage_parser
 from quickdraw_vae.tracking import epoch_log_dir
-from quickdraw_vae.training import save_trained, train_side_by_side
+from quickdraw_vae.training import save_trained, train_models
 
 
 def main(argv=None):
@@ -19,14 +21,17 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     p = load_params(args.params)
+    if p.runtime.processes > 1 and not distributed.launched():
+        return distributed.relaunch(__file__, sys.argv[1:] if argv is None else list(map(str, argv)), p.runtime.processes)
     train, classes = load_split(args.data / "train")
     validation, _ = load_split(args.data / "validation")
     jobs = {name: (config_from_params(name, p.models[name]), p.training(name)) for name in args.model or MODEL_NAMES}
-    trained = train_side_by_side(jobs, p.runtime, train, validation, classes,
-                                 {name: epoch_log_dir(args.out, name) for name in jobs}, args.resume_dir)
+    trained = train_models(jobs, p.runtime, train, validation, classes,
+                           {name: epoch_log_dir(args.out, name) for name in jobs}, args.resume_dir)
     for t in trained:  # nothing is written before every model has trained
         save_trained(t, args.out / "models" / f"{t.name}.pt", args.out / "metrics" / "train" / f"{t.name}.json",
                      args.out / "timings" / f"{t.name}.json", args.resume_dir)
+    distributed.stop()
 
 
 if __name__ == "__main__":

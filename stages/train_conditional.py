@@ -1,9 +1,11 @@
-"""Stage `train_conditional`: the winning architecture, conditioned on the class."""
+"""Stage `train_conditional`: the winning architecture, conditioned on the class (across
+`runtime.processes` processes under torchrun when above 1)."""
 
 import json
 import sys
 from pathlib import Path
 
+from quickdraw_vae import distributed
 from quickdraw_vae.data import load_split
 from quickdraw_vae.errors import QuickdrawError
 from quickdraw_vae.models import config_from_params
@@ -21,6 +23,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     p = load_params(args.params)
+    if p.runtime.processes > 1 and not distributed.launched():
+        return distributed.relaunch(__file__, sys.argv[1:] if argv is None else list(map(str, argv)), p.runtime.processes)
     try:
         winner = json.loads(args.best.read_text())["best"]
     except (OSError, ValueError, KeyError) as e:
@@ -32,8 +36,11 @@ def main(argv=None):
     trained = train_model("conditional", cfg, p.training("conditional"), p.runtime, train, validation, classes,
                           epoch_log_dir(args.out, "conditional"), args.resume_dir, init_from,
                           p.conditional.embedding_init)
-    save_trained(trained, args.out / "models" / "conditional.pt", args.out / "metrics" / "train" / "conditional.json",
-                 args.out / "timings" / "conditional.json", args.resume_dir)
+    if trained is not None:  # process 0's, under torchrun
+        save_trained(trained, args.out / "models" / "conditional.pt",
+                     args.out / "metrics" / "train" / "conditional.json", args.out / "timings" / "conditional.json",
+                     args.resume_dir)
+    distributed.stop()
 
 
 if __name__ == "__main__":

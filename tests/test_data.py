@@ -1,12 +1,14 @@
+import hashlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import run_stage, write_params
 from httpserver import serve
-from quickdraw_vae.data import carve_validation, load_split
-from quickdraw_vae.sources import block_rows, load_splits
+from quickdraw_vae.data import Pixels, bounded, carve_validation, load_split, subset_rows, to_tensor, write_prepared
+from quickdraw_vae.sources import block_rows, class_drawings, load_splits
 from quickdraw_vae.errors import QuickdrawError
 
 CLASSES = ["rabbit", "yoga", "hand", "snowman", "motorbike"]
@@ -93,6 +95,68 @@ def test_study_layout_folder(shared_quickdraw, tmp_path):
     assert np.bincount(train.labels).tolist() == [30, 30]
     snowman_rows = {r.tobytes() for r in images[300:400]}
     assert all(r.tobytes() in snowman_rows for r in train.images[train.labels == 0])
+    # the digest, read in pieces, is the one of all the bytes at once
+    assert info["sha256"]["train"] == hashlib.sha256(images.tobytes() + labels.astype(np.int64).tobytes()).hexdigest()
+
+
+# --- the prepared splits: memory-mapped, converted a batch at a time, bounded subsets ------------------
+
+
+def _write_small(folder, shared_quickdraw, train_per_class=20, test_per_class=4):
+    return write_prepared(folder, class_drawings(str(shared_quickdraw), CLASSES, train_per_class, test_per_class,
+                                                 seed=0, raw_dir=folder / "raw"),
+                          CLASSES, train_per_class, test_per_class, 0.25, 0)
+
+
+def test_pixels_convert_only_the_rows_asked_for(shared_quickdraw, tmp_path):
+    _write_small(tmp_path, shared_quickdraw)
+    split, _ = load_split(tmp_path / "train")
+    pixels, whole = Pixels(split.images), to_tensor(np.asarray(split.images))
+    assert len(pixels) == len(whole) == 75
+    assert torch.equal(pixels[10:42], whole[10:42]) and pixels[10:42].dtype == torch.float32
+    rows = torch.tensor([70, 3, 3, 41])
+    assert torch.equal(pixels[rows], whole[rows]) and torch.equal(pixels[rows.numpy()], whole[rows])
+
+
+def test_bounded_keeps_a_small_split_whole_and_takes_a_seeded_ordered_subset_of_a_large_one(shared_quickdraw, tmp_path):
+    _write_small(tmp_path, shared_quickdraw)
+    split, _ = load_split(tmp_path / "train")
+    assert bounded(split, 75, seed=0) is split, "at or below the bound: every drawing, as it is"
+    a, b, c = bounded(split, 30, seed=0), bounded(split, 30, seed=0), bounded(split, 30, seed=1)
+    assert len(a.labels) == 30 and np.array_equal(a.images, b.images) and not np.array_equal(a.images, c.images)
+    rows = subset_rows(75, 30, seed=0)
+    assert np.all(np.diff(rows) > 0) and np.array_equal(a.images, split.images[rows])
+    assert not isinstance(a.images, np.memmap), "a subset is read into memory"
+
+
+@pytest.mark.parametrize("fault, message", [
+    ("missing", "no such prepared split (run `dvc repro prepare`)"),
+    ("text", "not a prepared split"),
+    ("labels", "labels outside the 5 classes of classes.json"),
+    ("shape", "not a prepared split (images uint8 (75, 784)"),
+])
+def test_a_broken_prepared_split_is_one_line_naming_its_folder(fault, message, shared_quickdraw, tmp_path):
+    _write_small(tmp_path, shared_quickdraw)
+    folder = tmp_path / "train"
+    if fault == "missing":
+        folder = tmp_path / "nowhere"
+    elif fault == "text":
+        (folder / "images.npy").write_text("<html>not an array</html>")
+    elif fault == "labels":
+        np.save(folder / "labels.npy", np.full(75, 7))
+    else:
+        np.save(folder / "images.npy", np.zeros((75, 784), np.uint8))
+    with pytest.raises(QuickdrawError) as e:
+        load_split(folder)
+    assert str(folder) in str(e.value) and message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_class_of_the_wrong_size_leaves_no_split_behind(tmp_path):
+    blocks = [(np.zeros((20, 28, 28), np.uint8), np.zeros((4, 28, 28), np.uint8)),
+              (np.zeros((19, 28, 28), np.uint8), np.zeros((4, 28, 28), np.uint8))]
+    with pytest.raises(QuickdrawError, match=r"class 'yoga': got 19 \+ 4 drawings, expected 20 \+ 4"):
+        write_prepared(tmp_path / "prepared", iter(blocks), ["rabbit", "yoga"], 20, 4, 0.25, 0)
+    assert not (tmp_path / "prepared").exists() or not any((tmp_path / "prepared").iterdir())
 
 
 # --- the prepare stage: bad input exits non-zero with one line naming the file or key -----------------

@@ -79,6 +79,8 @@ def _set(params: dict, dotted: str, value) -> None:
     ({"sample.n": 802, "evaluate.n": 801}, "evaluate.n (801) is larger than the samples drawn (sample.n 802, 800 for the conditional"),
     ({"evaluate.kid_subset_size": 900, "evaluate.n": 800}, "evaluate.kid_subset_size (900) is larger than evaluate.n (800)"),
     ({"evaluate.feature_extractors": ["inception"]}, "evaluate.feature_extractors must include sketch"),
+    ({"evaluate.max_held_out": 500, "evaluate.n": 800}, "evaluate.max_held_out (500) is smaller than evaluate.n (800)"),
+    ({"runtime.processes": 3}, "train.batch_size (32) must be a multiple of runtime.processes (3)"),
     ({"claims.seed_params": ["train.sed"]}, "claims.seed_params has 'train.sed', which is not an integer param"),
 ])
 def test_cross_field_mistakes_fail_before_any_work(base_params, changes, message):

@@ -86,6 +86,7 @@ class TrainParams:
 class RuntimeParams:
     threads: int = _at_least(1)  # PyTorch threads of every stage (split between the two trainings of `train`)
     device: Literal[DEVICES]  # where the training stages run; scoring and sampling stay on the CPU
+    processes: int = _at_least(1)  # training processes under torchrun (torch.distributed); 1: no torchrun
 
 
 @dataclass(frozen=True)
@@ -308,6 +309,10 @@ def _check_combinations(p: Params, raw: dict) -> None:
     for key in ("max_held_out", "max_reference"):
         if getattr(ev, key) < ev.n:
             raise QuickdrawError(f"params.yaml: evaluate.{key} ({getattr(ev, key)}) is smaller than evaluate.n ({ev.n})")
+    if p.train.batch_size % p.runtime.processes:
+        key = "quick_profile.batch_size" if p.quick else "train.batch_size"
+        raise QuickdrawError(f"params.yaml: {key} ({p.train.batch_size}) must be a multiple of runtime.processes "
+                             f"({p.runtime.processes}): each process takes an equal share of a step")
     if ev.kid_subset_size > ev.n:
         raise QuickdrawError(f"params.yaml: evaluate.kid_subset_size ({ev.kid_subset_size}) is larger than "
                              f"evaluate.n ({ev.n})")

@@ -32,10 +32,12 @@ def run_main(main, argv=None, timing_name: str | None = None) -> int:
     started = time.perf_counter()
     startup = _seconds_since_process_start()
     try:
-        main(argv)
+        code = main(argv)
     except QuickdrawError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if code:  # a stage that ran itself again (under torchrun) hands on its exit code
+        return code
     if timing_name:
         from .files import write_json
 

@@ -113,6 +113,38 @@ def _fingerprint(*parts) -> str:
     return h.hexdigest()
 
 
+def _epoch_order(epoch: int, n: int, order: torch.Generator, sampler) -> torch.Tensor:
+    """The drawings one process takes this epoch, in order: all of them, or its shard (DistributedSampler)."""
+    if sampler is None:
+        return torch.randperm(n, generator=order)
+    sampler.set_epoch(epoch)
+    return torch.tensor(list(sampler), dtype=torch.int64)
+
+
+def _sum_over_processes(values: torch.Tensor, device: torch.device) -> torch.Tensor:
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        return values
+    values = values.to(device)  # NCCL reduces GPU tensors only
+    dist.all_reduce(values)
+    return values.cpu()
+
+
+def _rng_states(order: torch.Generator, device: torch.device) -> list:
+    """Every process's RNG streams (process 0 keeps them in the resume state): [(torch, order, cuda)]."""
+    import torch.distributed as dist
+
+    mine = (torch.get_rng_state(), order.get_state(),
+            # the reparameterisation noise on a GPU comes from its own generator
+            torch.cuda.get_rng_state(device) if device.type == "cuda" else None)
+    if not dist.is_initialized():
+        return [mine]
+    every = [None] * dist.get_world_size()
+    dist.all_gather_object(every, mine)
+    return every
+
+
 def fit(name: str, cfg: ModelConfig, tp: TrainParams,
         x: Pixels | torch.Tensor, y: torch.Tensor | None, xv: Pixels | torch.Tensor, yv: torch.Tensor | None,
         device: torch.device, resume_dir: Path | None = None, init_from: VAE | None = None,
@@ -123,7 +155,19 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
     With `resume_dir`, the full training state (weights, optimizer, schedule, RNG streams) is saved
     after every epoch, and a rerun with the same config and data continues from the last one and
     ends exactly where an uninterrupted run would have.
+
+    Under torchrun (`distributed`), each process takes its shard of every epoch and
+    `train.batch_size / processes` drawings a step (an optimizer step still sees `train.batch_size`);
+    process 0 alone validates, selects the epoch, and keeps the resume state (every process's RNG
+    streams in it). Its result is the one to write.
     """
+    from .distributed import world
+
+    rank, processes = world()
+    if tp.batch_size % processes:
+        raise QuickdrawError(f"params.yaml: the batch size ({tp.batch_size}) must be a multiple of "
+                             f"runtime.processes ({processes})")
+    writer = rank == 0
     torch.manual_seed(tp.seed)
     model = VAE(cfg).to(device)
     if init_from is not None:
@@ -132,17 +176,27 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
     y = None if y is None or not cfg.conditional else y.cpu()
     yv = None if yv is None or not cfg.conditional else yv.cpu()
     opt = make_optimizer(model, tp, device)
-    steps_per_epoch = math.ceil(len(x) / tp.batch_size)
+    stepped, sampler, batch_size = model, None, tp.batch_size // processes
+    if processes > 1:
+        from torch.nn.parallel import DistributedDataParallel
+        from torch.utils.data.distributed import DistributedSampler
+
+        stepped = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        sampler = DistributedSampler(x, num_replicas=processes, rank=rank, shuffle=True, seed=tp.seed)
+        torch.manual_seed(tp.seed + rank)  # the same first weights; each process its own noise and flips
+    per_process = len(x) if sampler is None else len(sampler)
+    steps_per_epoch = math.ceil(per_process / batch_size)
     total_steps = tp.epochs * steps_per_epoch
     if tp.schedule == "cosine":
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
     else:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
-    order = torch.Generator().manual_seed(tp.seed)
+    order = torch.Generator().manual_seed(tp.seed + rank)
     state = {"epoch": 0, "history": [], "best_epoch": 0, "best_state": None, "best_val": math.inf, "seconds": 0.0}
     resume_file = resume_path(resume_dir, name) if resume_dir else None
     key = _fingerprint(name, cfg, tp, x, y if y is not None else "", xv, embedding_init,
-                       *(init_from.state_dict().values() if init_from is not None else ()))
+                       *(init_from.state_dict().values() if init_from is not None else ()),
+                       *((f"{processes} processes",) if processes > 1 else ()))
     if resume_file and resume_file.exists():
         # On the CPU: RNG states must stay CPU byte tensors; the model and optimizer copy their own
         # tensors to the device as they load them.
@@ -151,10 +205,11 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
             model.load_state_dict(saved["model"])
             opt.load_state_dict(saved["optimizer"])
             sched.load_state_dict(saved["scheduler"])
-            order.set_state(saved["order_rng"])
-            torch.set_rng_state(saved["torch_rng"])
-            if device.type == "cuda" and saved.get("cuda_rng") is not None:
-                torch.cuda.set_rng_state(saved["cuda_rng"], device)
+            torch_rng, order_rng, cuda_rng = saved["rng"][rank]
+            order.set_state(order_rng)
+            torch.set_rng_state(torch_rng)
+            if device.type == "cuda" and cuda_rng is not None:
+                torch.cuda.set_rng_state(cuda_rng, device)
             state = saved["state"]
     for row in state["history"] if on_epoch else ():  # what the interrupted run had logged
         on_epoch(row)
@@ -162,17 +217,18 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
         started = time.perf_counter()
         step = (epoch - 1) * steps_per_epoch
         model.train()
-        sums = torch.zeros(2, dtype=torch.float64)
-        perm = torch.randperm(len(x), generator=order)
-        bar = tqdm(range(0, len(x), tp.batch_size), desc=f"{name} {epoch}/{tp.epochs}", leave=False, disable=None)
+        sums, count = torch.zeros(2, dtype=torch.float64), 0
+        perm = _epoch_order(epoch, len(x), order, sampler)
+        bar = tqdm(range(0, len(perm), batch_size), desc=f"{name} {epoch}/{tp.epochs}", leave=False,
+                   disable=None if writer else True)
         for start in bar:
-            idx = perm[start : start + tp.batch_size]
+            idx = perm[start : start + batch_size]
             xb = x[idx].to(device)
             if tp.hflip:
                 flip = torch.rand(len(idx), generator=order) < 0.5
                 xb = torch.where(flip.to(device)[:, None, None, None], xb.flip(-1), xb)
             yb = None if y is None else y[idx].to(device)
-            logits, mu, logvar = model(xb, yb)
+            logits, mu, logvar = stepped(xb, yb)
             rec, kl = bce(logits, xb).mean(), kld(mu, logvar).mean()
             beta = min(1.0, (step + 1) / (tp.kl_warmup_epochs * steps_per_epoch)) if tp.kl_warmup_epochs else 1.0
             loss = rec + beta * kl
@@ -184,27 +240,29 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
             sched.step()
             step += 1
             sums += torch.stack([rec.detach() * len(idx), kl.detach() * len(idx)]).double().cpu()
+            count += len(idx)
             bar.set_postfix(loss=f"{(rec + kl).item():.1f}")
-        train_bce, train_kld = (sums / len(x)).tolist()
-        val = elbo_terms(model, xv, yv)
-        state["history"].append({"epoch": epoch, "train_total": train_bce + train_kld, "train_bce": train_bce,
-                                 "train_kld": train_kld, "val_total": val["neg_elbo"], "val_bce": val["bce"],
-                                 "val_kld": val["kld"]})
-        if on_epoch:
-            on_epoch(state["history"][-1])
-        if val["neg_elbo"] < state["best_val"]:
-            state.update(best_val=val["neg_elbo"], best_epoch=epoch,
-                         best_state={k: v.detach().clone() for k, v in model.state_dict().items()}
-                         if tp.keep == "best" else None)
+        totals = _sum_over_processes(torch.cat([sums, torch.tensor([count], dtype=torch.float64)]), device)
+        train_bce, train_kld = (totals[:2] / totals[2]).tolist()
+        if writer:
+            val = elbo_terms(model, xv, yv)
+            state["history"].append({"epoch": epoch, "train_total": train_bce + train_kld, "train_bce": train_bce,
+                                     "train_kld": train_kld, "val_total": val["neg_elbo"], "val_bce": val["bce"],
+                                     "val_kld": val["kld"]})
+            if on_epoch:
+                on_epoch(state["history"][-1])
+            if val["neg_elbo"] < state["best_val"]:
+                state.update(best_val=val["neg_elbo"], best_epoch=epoch,
+                             best_state={k: v.detach().clone() for k, v in model.state_dict().items()}
+                             if tp.keep == "best" else None)
         state["epoch"] = epoch
         state["seconds"] += time.perf_counter() - started
         if resume_file:
-            save_torch(resume_file, {"key": key, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                                     "scheduler": sched.state_dict(), "order_rng": order.get_state(),
-                                     "torch_rng": torch.get_rng_state(), "state": state,
-                                     # the reparameterisation noise on a GPU comes from its own generator
-                                     "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None})
-    if tp.keep == "best":
+            rng = _rng_states(order, device)
+            if writer:
+                save_torch(resume_file, {"key": key, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                                         "scheduler": sched.state_dict(), "rng": rng, "state": state})
+    if tp.keep == "best" and writer:
         model.load_state_dict(state["best_state"])
     model.eval()
     seconds = max(state["seconds"], 1e-9)
@@ -234,17 +292,24 @@ class Trained:
 
 def train_model(name: str, cfg: ModelConfig, tp: TrainParams, runtime: RuntimeParams, train: Split,
                 validation: Split, classes: list[str], log_dir: Path, resume_dir: Path | None = None,
-                init_from: VAE | None = None, embedding_init: str = "class_means") -> Trained:
+                init_from: VAE | None = None, embedding_init: str = "class_means") -> Trained | None:
     """Fit one model on the training drawings, selecting epochs on validation (test is never seen);
-    its weights, metrics and timing. The per-epoch figures go to `log_dir` (DVCLive) as it trains."""
-    setup(runtime.threads, tp.seed)
+    its weights, metrics and timing. The per-epoch figures go to `log_dir` (DVCLive) as it trains.
+    Under torchrun, every process trains and process 0 gets the result; the others get None."""
+    from . import distributed
+
+    setup(distributed.threads_each(runtime.threads), tp.seed)
     device = pick_device(runtime.device)
+    if distributed.launched():
+        device = distributed.start(device)
     if cfg.conditional and cfg.num_classes != len(classes):
         raise QuickdrawError(f"the prepared drawings have {len(classes)} classes, the model expects {cfg.num_classes}")
     splits = {"train": (Pixels(train.images), torch.from_numpy(train.labels)),
               "validation": (Pixels(validation.images), torch.from_numpy(validation.labels))}
     result = fit(name, cfg, tp, *splits["train"], *splits["validation"], device, resume_dir, init_from,
-                 EpochLog(log_dir, name), embedding_init)
+                 EpochLog(log_dir, name) if distributed.is_writer() else None, embedding_init)
+    if not distributed.is_writer():
+        return None
     metrics = split_metrics(result.model, splits, tp.seed)
     last = result.history[-1]
     metrics.update(model=name, architecture=cfg.encoder + "_cnn", parameters=parameter_count(result.model),
@@ -256,7 +321,7 @@ def train_model(name: str, cfg: ModelConfig, tp: TrainParams, runtime: RuntimePa
                    protocol={"lr": tp.lr, "schedule": tp.schedule, "kl_warmup_epochs": tp.kl_warmup_epochs,
                              "batch_size": tp.batch_size, "weight_decay": tp.weight_decay, "keep": tp.keep})
     timing = {"train_seconds": round(result.seconds, 2), "train_drawings_per_s": round(result.drawings_per_s, 1),
-              "threads": runtime.threads, "device": str(device)}
+              "threads": runtime.threads, "device": str(device), "processes": distributed.world()[1]}
     # On the CPU, so a worker process can hand it back to the stage without CUDA's IPC.
     return Trained(name, result.model.cpu(), classes, metrics, timing)
 
@@ -268,6 +333,20 @@ def save_trained(trained: Trained, checkpoint: Path, metrics: Path, timing: Path
     write_json(timing, trained.timing)
     if resume_dir is not None:
         resume_path(resume_dir, trained.name).unlink(missing_ok=True)
+
+
+def train_models(jobs: dict[str, tuple[ModelConfig, TrainParams]], runtime: RuntimeParams, train: Split,
+                 validation: Split, classes: list[str], log_dirs: dict[str, Path],
+                 resume_dir: Path | None = None) -> list[Trained]:
+    """Train independent unconditional models: under torchrun one after the other, each across all the
+    processes (process 0 gets them; the others an empty list); else side by side (`train_side_by_side`)."""
+    from . import distributed
+
+    if not distributed.launched():
+        return train_side_by_side(jobs, runtime, train, validation, classes, log_dirs, resume_dir)
+    trained = [train_model(name, cfg, tp, runtime, train, validation, classes, log_dirs[name], resume_dir)
+               for name, (cfg, tp) in jobs.items()]
+    return [t for t in trained if t is not None]
 
 
 def train_side_by_side(jobs: dict[str, tuple[ModelConfig, TrainParams]], runtime: RuntimeParams, train: Split,
