@@ -108,3 +108,23 @@ def test_a_batch_that_does_not_split_evenly_is_a_one_line_error(tmp_path, base_p
         "error: params.yaml: train.batch_size (33) must be a multiple of runtime.processes (2): each process takes "
         "an equal share of a step"], "caught before torchrun starts"
     assert not (tmp_path / "odd").exists()
+
+
+def test_under_torchrun_on_gpus_each_process_takes_its_own_gpu_and_nccl(monkeypatch):
+    """No GPU here: torchrun's environment and the CUDA calls simulated, where things go asserted."""
+    import torch.distributed as dist
+
+    from quickdraw_vae import distributed
+
+    calls = {}
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setattr(torch.cuda, "set_device", lambda d: calls.setdefault("set_device", d))
+    monkeypatch.setattr(dist, "is_initialized", lambda: "backend" in calls)
+    monkeypatch.setattr(dist, "init_process_group", lambda backend: calls.setdefault("backend", backend))
+    assert distributed.launched() and distributed.threads_each(8) == 4
+    device = distributed.start(torch.device("cuda"))
+    assert device == torch.device("cuda", 1) and calls == {"set_device": device, "backend": "nccl"}
+    calls.clear()
+    assert distributed.start(torch.device("cpu")) == torch.device("cpu") and calls == {"backend": "gloo"}
