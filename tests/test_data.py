@@ -7,7 +7,16 @@ import torch
 
 from conftest import run_stage, write_params
 from httpserver import serve
-from quickdraw_vae.data import Pixels, bounded, carve_validation, load_split, subset_rows, to_tensor, write_prepared
+from quickdraw_vae.data import (
+    Pixels,
+    bounded,
+    carve_validation,
+    load_split,
+    read_rows,
+    subset_rows,
+    to_tensor,
+    write_prepared,
+)
 from quickdraw_vae.sources import block_rows, class_drawings, load_splits
 from quickdraw_vae.errors import QuickdrawError
 
@@ -255,3 +264,18 @@ def test_prepare_stage_writes_splits_metrics_and_preview(shared_quickdraw, base_
     assert {f.name: f.read_bytes() for f in (out / "prepared" / "train").iterdir()} == first, "byte-identical on a rerun"
     assert not [p for p in (out / "prepared").iterdir() if p.name.startswith(".")], "no temporary folder left"
     assert (out / "preview.png").stat().st_size > 1000
+
+
+def test_rows_of_a_split_are_read_from_its_file_and_leave_no_mapped_pages_behind(shared_quickdraw, tmp_path):
+    import mmap
+
+    _write_small(tmp_path, shared_quickdraw)
+    split, _ = load_split(tmp_path / "train")
+    assert isinstance(split.images.base, mmap.mmap), "np.load's own map: a file and an offset to read from"
+    mapped = np.asarray(split.images)
+    for rows in (slice(5, 40), slice(None), slice(70, 90), np.array([74, 0, 0, 12]), [3, 1]):
+        got = read_rows(split.images, rows)
+        assert type(got) is np.ndarray and np.array_equal(got, mapped[rows])
+    assert np.array_equal(read_rows(split.images[10:], [0, 2]), mapped[[10, 12]]), "a view: indexed as it is"
+    with pytest.raises(IndexError):
+        read_rows(split.images, [75])

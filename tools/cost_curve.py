@@ -167,11 +167,9 @@ def _machine(threads: int) -> str:
     return f"{os.cpu_count()} cores ({cpu}), {threads} PyTorch threads, CPU only"
 
 
-def report(results: dict, default: dict, command: str, threads: int) -> str:
+def report(results: dict, default: dict, command: str, threads: int, revision: str) -> str:
     sizes = sorted(int(n) for n in results)
     stages = list(results[str(sizes[0])])
-    revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                              text=True).stdout.strip()
     lines = [MARKERS[0], "",
              f"`{command}` at {revision}, {_machine(threads)}, {date.today().isoformat()}. N: drawings prepared "
              f"(5 classes, {1 - TEST_SHARE:.0%} training / {TEST_SHARE:.0%} test); every training one epoch of the "
@@ -225,11 +223,14 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--doc", type=Path, help="write the table into this file (docs/performance.md)")
     args = ap.parse_args(argv)
+    # The code measured: the revision checked out when the runs start.
+    revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True).stdout.strip()
     results = {str(n): run_size(n, args.source, args.work, args.threads) for n in args.sizes}
     default = run_size(min(args.sizes), args.source, args.work, args.threads, default_model=True)
     (args.work / "cost_curve.json").write_text(json.dumps({"sizes": results, "default_model": default}, indent=2))
     command = "make cost-curve" + ("" if args.sizes == list(SIZES) else " SIZES='" + " ".join(map(str, args.sizes)) + "'")
-    section = report(results, default, command, args.threads)
+    section = report(results, default, command, args.threads, revision)
     print(section)
     if args.doc:
         write_section(args.doc, section)

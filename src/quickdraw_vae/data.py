@@ -10,6 +10,8 @@ drawing works on a seeded subset of at most a stated size (`bounded`).
 from __future__ import annotations
 
 import json
+import mmap
+import os
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,37 @@ def to_tensor(images: np.ndarray):
     return torch.from_numpy(np.array(images, dtype=np.uint8)).float().div_(255).unsqueeze(1)
 
 
+def _mapped_file(images: np.ndarray) -> bool:
+    """Is `images` a whole split's memory map (np.load's, not a view of it): a file and an offset to read from?"""
+    return isinstance(images, np.memmap) and isinstance(images.base, mmap.mmap) and bool(images.filename)
+
+
+def read_rows(images: np.ndarray, rows) -> np.ndarray:
+    """`images[rows]` (a slice, or an array of row numbers) as a uint8 array in memory.
+
+    From a prepared split's memory map the rows are read from its file (pread), not through the map: the
+    kernel's cache still holds them, but a pass over millions of drawings leaves no mapped pages in the
+    process's resident memory, which then follows the batch. Anything else is indexed as it is."""
+    if not _mapped_file(images):
+        return np.asarray(images[rows])
+    row_bytes = images[0].nbytes if len(images) else 0
+    with open(images.filename, "rb", buffering=0) as f:
+        fd = f.fileno()
+        if isinstance(rows, slice) and rows.step in (None, 1):
+            start, stop, _ = rows.indices(len(images))
+            count = max(0, stop - start)
+            raw = os.pread(fd, count * row_bytes, images.offset + start * row_bytes)
+            return np.frombuffer(raw, np.uint8).reshape(count, *images.shape[1:]).copy()
+        rows = np.arange(len(images))[rows] if isinstance(rows, slice) else np.asarray(rows)
+        if rows.ndim != 1 or rows.dtype.kind not in "iu" or (len(rows) and (rows.min() < 0 or rows.max() >= len(images))):
+            return np.asarray(images[rows])  # masks, negative or bad indices: numpy's own rules and errors
+        out = np.empty((len(rows), *images.shape[1:]), np.uint8)
+        into = memoryview(out).cast("B")
+        for i, r in enumerate(rows.tolist()):
+            os.preadv(fd, [into[i * row_bytes : (i + 1) * row_bytes]], images.offset + r * row_bytes)
+        return out
+
+
 class Pixels:
     """uint8 drawings seen as the float pixels a model reads, converted one batch at a time:
     `pixels[a:b]` or `pixels[index]` (an index tensor or array) is a float tensor (B, 1, 28, 28)."""
@@ -46,10 +79,14 @@ class Pixels:
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, rows):
+    def rows(self, rows) -> np.ndarray:
+        """The uint8 drawings at `rows` (`read_rows`)."""
         if hasattr(rows, "cpu"):
             rows = rows.cpu().numpy()
-        return to_tensor(self.images[rows])
+        return read_rows(self.images, rows)
+
+    def __getitem__(self, rows):
+        return to_tensor(self.rows(rows))
 
 
 def validation_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -83,7 +120,7 @@ def bounded(split: Split, most: int, seed: int) -> Split:
     """`split` itself when it holds at most `most` drawings, else a seeded subset of `most` (in the
     split's order, read into memory): what a figure that compares with every drawing works on."""
     rows = subset_rows(len(split.labels), most, seed)
-    return split if rows is None else Split(np.asarray(split.images[rows]), split.labels[rows])
+    return split if rows is None else Split(read_rows(split.images, rows), split.labels[rows])
 
 
 def _write_npy_header(f, shape: tuple[int, ...], dtype: str) -> None:

@@ -198,14 +198,14 @@ def pixel_mapping(sp) -> Sampler:
 def sampler_from_params(sp, model, train_images: np.ndarray, train_labels: np.ndarray) -> Sampler:
     """Build the sampler `sample.*` asks for, fitting the mixture on the encoded training drawings (at
     most CODE_FIT_DRAWINGS of them: a seeded subset beyond)."""
-    from .data import Pixels, subset_rows
+    from .data import Pixels, read_rows, subset_rows
 
     gmm = {}
     if sp.strategy == "gmm":
         cond = model.cfg.conditional
         rows = subset_rows(len(train_labels), CODE_FIT_DRAWINGS, sp.seed)
         if rows is not None:
-            train_images, train_labels = np.asarray(train_images[rows]), train_labels[rows]
+            train_images, train_labels = read_rows(train_images, rows), train_labels[rows]
         z = encode_means(model, Pixels(train_images), torch.from_numpy(train_labels) if cond else None)
         groups = train_labels if cond else np.zeros(len(z), dtype=np.int64)
         gmm = fit_gmm(z, groups, sp.gmm_components, sp.seed)

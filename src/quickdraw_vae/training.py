@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
@@ -107,7 +106,7 @@ def _fingerprint(*parts) -> str:
     for part in parts:
         if isinstance(part, Pixels):  # in pieces: the drawings may be a memory map of millions
             for start in range(0, len(part), 65536):
-                h.update(np.ascontiguousarray(part.images[start : start + 65536]).tobytes())
+                h.update(part.rows(slice(start, start + 65536)).tobytes())
         else:
             h.update(part.cpu().numpy().tobytes() if isinstance(part, torch.Tensor) else repr(part).encode())
     return h.hexdigest()
@@ -165,8 +164,9 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
 
     rank, processes = world()
     if tp.batch_size % processes:
-        raise QuickdrawError(f"params.yaml: the batch size ({tp.batch_size}) must be a multiple of "
-                             f"runtime.processes ({processes})")
+        # torchrun started by hand with another process count than runtime.processes reaches here
+        raise QuickdrawError(f"the batch size ({tp.batch_size}) must be a multiple of the number of training "
+                             f"processes ({processes})")
     writer = rank == 0
     torch.manual_seed(tp.seed)
     model = VAE(cfg).to(device)
