@@ -279,3 +279,17 @@ def test_rows_of_a_split_are_read_from_its_file_and_leave_no_mapped_pages_behind
     assert np.array_equal(read_rows(split.images[10:], [0, 2]), mapped[[10, 12]]), "a view: indexed as it is"
     with pytest.raises(IndexError):
         read_rows(split.images, [75])
+
+
+def test_a_split_sent_to_another_process_travels_as_its_folder_not_its_drawings(shared_quickdraw, tmp_path):
+    import pickle
+
+    _write_small(tmp_path, shared_quickdraw)
+    split, _ = load_split(tmp_path / "train")
+    sent = pickle.dumps(split)
+    assert len(sent) < 1000 < split.images.nbytes, "the folder's name, not 75 drawings"
+    back = pickle.loads(sent)
+    assert isinstance(back.images, np.memmap) and np.array_equal(back.images, split.images)
+    assert np.array_equal(back.labels, split.labels)
+    subset = bounded(split, 30, seed=0)  # in memory: travels as it is
+    assert np.array_equal(pickle.loads(pickle.dumps(subset)).images, subset.images)

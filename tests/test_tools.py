@@ -59,3 +59,29 @@ def test_sampler_study_scores_every_setting_with_the_experiments_own_params(tmp_
         assert 0 <= scores["weakest"] <= scores["judge"] <= 1 and 0 <= scores["copies"] <= 1 and scores["fid"] >= 0
     sampler_study.settings_figure(tmp_path, [(0.7, 1.0, 2), (0.7, 3.0, 2)], tmp_path / "f.png", per_class=3)
     assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cost_curve_grows_valid_drawings_from_real_ones_and_writes_its_table_between_markers(tmp_path, shared_quickdraw):
+    import numpy as np
+
+    sys.path.insert(0, str(REPO / "tools"))
+    import cost_curve
+
+    from quickdraw_vae.sources import LocalClassFile
+
+    cost_curve.synthesize(shared_quickdraw, 1200, tmp_path / "a", chunk=500)
+    cost_curve.synthesize(shared_quickdraw, 1200, tmp_path / "b", chunk=500)
+    for name in cost_curve.CLASSES:
+        file = LocalClassFile(tmp_path / "a" / f"{name}.npy")  # Google's format, header and size checked
+        assert file.n_rows == 1200
+        drawn = np.load(tmp_path / "a" / f"{name}.npy")
+        assert (drawn.reshape(-1, 784).max(1) > 0).all(), "every drawing has strokes"
+        assert np.array_equal(drawn, np.load(tmp_path / "b" / f"{name}.npy")), "seeded"
+        real = {r.tobytes() for r in np.load(shared_quickdraw / f"{name}.npy")}
+        assert sum(r.tobytes() in real for r in drawn) < 600, "shifted, mirrored, mixed: mostly new"
+    assert abs(cost_curve.growth([1, 10, 100], [2.0, 20.0, 200.0]) - 1.0) < 1e-9
+    assert abs(cost_curve.extrapolate([1, 10, 100], [3.0, 3.0, 3.0], 10**6) - 3.0) < 1e-9
+    doc = tmp_path / "performance.md"
+    doc.write_text(f"# P\n\n{cost_curve.MARKERS[0]}\nold\n{cost_curve.MARKERS[1]}\n\n## After\n")
+    cost_curve.write_section(doc, f"{cost_curve.MARKERS[0]}\nnew\n{cost_curve.MARKERS[1]}")
+    assert doc.read_text() == f"# P\n\n{cost_curve.MARKERS[0]}\nnew\n{cost_curve.MARKERS[1]}\n\n## After\n"

@@ -29,6 +29,17 @@ class Split:
     images: np.ndarray  # uint8 (N, 28, 28), white strokes on black; memory-mapped when read from disk
     labels: np.ndarray  # int64 (N,)
 
+    def __reduce__(self):
+        # Handed to another process (the side-by-side trainings) as its folder, not its bytes: a memory map
+        # pickles as a copy of all its drawings, one per receiving process.
+        if _mapped_file(self.images):
+            return _reopen_split, (str(Path(self.images.filename).parent),)
+        return Split, (self.images, self.labels)
+
+
+def _reopen_split(folder: str) -> Split:
+    return load_split(folder)[0]
+
 
 def to_tensor(images: np.ndarray):
     """uint8 (N, 28, 28) -> float torch tensor (N, 1, 28, 28) in [0, 1], the pixels every model reads."""
