@@ -93,7 +93,12 @@ def predict_proba(model: SketchJudge, images: np.ndarray, batch: int = 128) -> n
     model.eval()
     device = device_of(model)
     x = Pixels(images)
-    return torch.cat([F.softmax(model(x[i : i + batch].to(device)), 1).cpu() for i in range(0, len(x), batch)]).numpy()
+    # Written into one array as the batches go: a list of thousands of small tensors, each kept between two
+    # batches' large freed buffers, fragmented the heap until the process's memory grew with the drawings.
+    out = np.empty((len(x), model.cfg.num_classes), np.float32)
+    for i in range(0, len(x), batch):
+        out[i : i + batch] = F.softmax(model(x[i : i + batch].to(device)), 1).cpu().numpy()
+    return out
 
 
 def save_judge(path: str | Path, model: SketchJudge, classes: list[str]) -> None:
