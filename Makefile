@@ -36,10 +36,10 @@ bench: setup
 	$(PY) tools/bench.py
 
 # Each stage's seconds and peak memory at 20 k, 200 k and 1 M synthetic drawings (about an hour on 2 cores),
-# written into docs/performance.md. SIZES="20000 200000" for fewer.
+# written into docs/performance.md. SIZES="20000 200000" for fewer; STAGES=train_judge measures one stage again.
 SIZES ?= 20000 200000 1000000
 cost-curve: setup
-	$(PY) tools/cost_curve.py --sizes $(SIZES) --doc docs/performance.md
+	$(PY) tools/cost_curve.py --sizes $(SIZES) --doc docs/performance.md $(if $(STAGES),--stages $(STAGES))
 
 # Every claim of the study over seeds, under its protocol and ours (DVC's experiment queue; hours on a CPU).
 # E.g. CLAIMS_ARGS="--set data.source=../shared/quickdraw --runs 2" (2 runs decide nothing: a check of the machinery).

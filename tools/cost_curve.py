@@ -119,8 +119,10 @@ def _set(params: dict, dotted: str, value) -> None:
     node[last] = value
 
 
-def run_size(n: int, source: Path, work: Path, threads: int, default_model: bool = False) -> dict:
-    """Every stage at N drawings in all (the bench model; with `default_model`, only `train`, the default model)."""
+def run_size(n: int, source: Path, work: Path, threads: int, revision: str, default_model: bool = False,
+             only: list[str] | None = None) -> dict:
+    """Every stage at N drawings in all (the bench model; with `default_model`, only `train`, the default model);
+    with `only`, just those stages, on the outputs the last full run left in the workspace."""
     per_class = n // len(CLASSES)
     test_per_class = int(per_class * TEST_SHARE)
     drawings = work / f"drawings_{n}"
@@ -142,8 +144,9 @@ def run_size(n: int, source: Path, work: Path, threads: int, default_model: bool
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     stages = ["prepare", "train"] if default_model else list(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])
     out = {}
-    for stage in stages:
-        out[stage] = monitored([sys.executable, str(REPO / "stages" / f"{stage}.py")], workspace, env)
+    for stage in only or stages:
+        out[stage] = {**monitored([sys.executable, str(REPO / "stages" / f"{stage}.py")], workspace, env),
+                      "revision": revision}
         print(f"N={n:,}{' (default model)' if default_model else ''}: {stage} {out[stage]}", flush=True)
     return out
 
@@ -167,9 +170,11 @@ def _machine(threads: int) -> str:
     return f"{os.cpu_count()} cores ({cpu}), {threads} PyTorch threads, CPU only"
 
 
-def report(results: dict, default: dict, command: str, threads: int, revision: str) -> str:
+def report(results: dict, default: dict, command: str, threads: int) -> str:
     sizes = sorted(int(n) for n in results)
     stages = list(results[str(sizes[0])])
+    revisions = [cell["revision"] for by_stage in results.values() for cell in by_stage.values()]
+    revision = max(set(revisions), key=revisions.count)  # a row measured again later names its own
     lines = [MARKERS[0], "",
              f"`{command}` at {revision}, {_machine(threads)}, {date.today().isoformat()}. N: drawings prepared "
              f"(5 classes, {1 - TEST_SHARE:.0%} training / {TEST_SHARE:.0%} test); every training one epoch of the "
@@ -179,7 +184,9 @@ def report(results: dict, default: dict, command: str, threads: int, revision: s
     for stage in stages:
         cells = [results[str(n)][stage] for n in sizes]
         b = growth(sizes, [max(c["seconds"], 0.1) for c in cells])
-        lines.append(f"| {stage} | " + " | ".join(f"{c['seconds']} / {c['peak_rss_mib']} / {c['peak_pss_mib']}"
+        later = {c["revision"] for c in cells} - {revision}
+        label = f"{stage} (at {', '.join(sorted(later))})" if later else stage
+        lines.append(f"| {label} | " + " | ".join(f"{c['seconds']} / {c['peak_rss_mib']} / {c['peak_pss_mib']}"
                                                    for c in cells) + f" | {b:.2f} |")
     for label, key in (("prepare + train + evaluate, peak RSS of one process", "peak_rss_mib"),
                        ("prepare + train + evaluate, peak PSS of a stage's processes", "peak_pss_mib")):
@@ -222,15 +229,27 @@ def main(argv=None) -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--doc", type=Path, help="write the table into this file (docs/performance.md)")
+    ap.add_argument("--stages", nargs="+", help="measure only these stages again, on the workspaces and figures "
+                    "the last full run left in --work (after a change to them)")
     args = ap.parse_args(argv)
     # The code measured: the revision checked out when the runs start.
     revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                               text=True).stdout.strip()
-    results = {str(n): run_size(n, args.source, args.work, args.threads) for n in args.sizes}
-    default = run_size(min(args.sizes), args.source, args.work, args.threads, default_model=True)
-    (args.work / "cost_curve.json").write_text(json.dumps({"sizes": results, "default_model": default}, indent=2))
-    command = "make cost-curve" + ("" if args.sizes == list(SIZES) else " SIZES='" + " ".join(map(str, args.sizes)) + "'")
-    section = report(results, default, command, args.threads, revision)
+    saved = args.work / "cost_curve.json"
+    if args.stages:
+        if not saved.exists():
+            raise SystemExit(f"{saved}: no full run to measure stages again on; run make cost-curve first")
+        last = json.loads(saved.read_text())
+        results, default = last["sizes"], last["default_model"]
+        for n in map(int, results):
+            results[str(n)].update(run_size(n, args.source, args.work, args.threads, revision, only=args.stages))
+    else:
+        results = {str(n): run_size(n, args.source, args.work, args.threads, revision) for n in args.sizes}
+        default = run_size(min(args.sizes), args.source, args.work, args.threads, revision, default_model=True)
+    saved.write_text(json.dumps({"sizes": results, "default_model": default}, indent=2))
+    sizes = sorted(map(int, results))
+    command = "make cost-curve" + ("" if sizes == list(SIZES) else " SIZES='" + " ".join(map(str, sizes)) + "'")
+    section = report(results, default, command, args.threads)
     print(section)
     if args.doc:
         write_section(args.doc, section)
