@@ -21,8 +21,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     p = load_params(args.params)
-    if p.runtime.processes > 1 and not distributed.launched():
-        return distributed.relaunch(__file__, sys.argv[1:] if argv is None else list(map(str, argv)), p.runtime.processes)
+    if (code := distributed.relaunch(__file__, argv, p.runtime.processes)) is not None:
+        return code
     train, classes = load_split(args.data / "train")
     validation, _ = load_split(args.data / "validation")
     jobs = {name: (config_from_params(name, p.models[name]), p.training(name)) for name in args.model or MODEL_NAMES}

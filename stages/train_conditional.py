@@ -23,8 +23,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     p = load_params(args.params)
-    if p.runtime.processes > 1 and not distributed.launched():
-        return distributed.relaunch(__file__, sys.argv[1:] if argv is None else list(map(str, argv)), p.runtime.processes)
+    if (code := distributed.relaunch(__file__, argv, p.runtime.processes)) is not None:
+        return code
     try:
         winner = json.loads(args.best.read_text())["best"]
     except (OSError, ValueError, KeyError) as e:

@@ -22,8 +22,12 @@ def launched() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "LOCAL_RANK" in os.environ
 
 
-def relaunch(script: str, argv: list[str], processes: int) -> int:
-    """Run `script argv` again under torchrun as `processes` processes on this machine; their exit code."""
+def relaunch(script: str, argv: list[str] | None, processes: int) -> int | None:
+    """With `processes` above 1 and not yet under torchrun, run `script argv` (the command line's when None)
+    again under torchrun as that many processes on this machine and return their exit code; else None."""
+    if processes <= 1 or launched():
+        return None
+    argv = sys.argv[1:] if argv is None else list(map(str, argv))
     return subprocess.call([sys.executable, "-m", "torch.distributed.run", "--standalone",
                             f"--nproc-per-node={processes}", script, *argv])
 
