@@ -21,7 +21,7 @@ def test_shapes(encoder, mode):
     model = VAE(cfg)
     x = torch.rand(3, 1, 28, 28)
     y = None if mode == "none" else torch.tensor([0, 4, 2])
-    logits, mu, logvar = model(x, y)
+    logits, mu, logvar, kl = model(x, y)
     assert logits.shape == (3, 1, 28, 28) and mu.shape == logvar.shape == (3, 4)
 
 
@@ -253,7 +253,7 @@ def test_the_study_layers_read_drawings_as_the_study_did(encoder, tmp_path):
     else:  # convolutions of 4, 8, 16 maps, the last at 7x7, no normalisation
         assert model.encoder.out_dim == 16 * 7 * 7
         assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
-    logits, mu, logvar = model(torch.rand(3, 1, 28, 28), torch.tensor([0, 4, 2]))
+    logits, mu, logvar, _ = model(torch.rand(3, 1, 28, 28), torch.tensor([0, 4, 2]))
     assert logits.shape == (3, 1, 28, 28) and mu.shape == logvar.shape == (3, 4)
     save_checkpoint(tmp_path / "m.pt", model.eval(), list("abcde"))
     loaded, _ = load_checkpoint(tmp_path / "m.pt")
@@ -283,3 +283,50 @@ def test_the_study_mixed_latents_take_five_patterns_in_turn():
     assert focused[wide].std().item() == pytest.approx(2.0, abs=0.1)
     assert focused[~wide].std().item() == pytest.approx(0.5, abs=0.02)
     assert torch.equal(z, mixed_latents(5000, 32, torch.Generator().manual_seed(0)))
+
+
+def test_a_mixture_prior_learns_with_the_model_and_keeps_the_other_layers_initial_weights():
+    torch.manual_seed(0)
+    standard = VAE(ModelConfig("cnn", **SMALL))
+    torch.manual_seed(0)
+    mixture = VAE(ModelConfig("cnn", **SMALL, prior="mixture", prior_components=3))
+    shared = standard.state_dict()
+    assert all(torch.equal(shared[k], v) for k, v in mixture.state_dict().items() if k in shared)
+    assert {k for k in mixture.state_dict() if k not in shared} == {"prior.means", "prior.logvars", "prior.logits"}
+    x = torch.rand(4, 1, 28, 28)
+    _, mu, logvar, kl = mixture.train()(x)
+    kl.mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in mixture.prior.parameters())
+    with pytest.raises(QuickdrawError, match="prior_components"):
+        ModelConfig("cnn", **SMALL, prior="mixture")
+
+
+def test_the_mixture_prior_is_a_normalised_density_that_its_samples_follow():
+    torch.manual_seed(0)
+    prior = VAE(ModelConfig("cnn", **{**SMALL, "latent": 1}, prior="mixture", prior_components=2)).prior
+    with torch.no_grad():
+        prior.means.copy_(torch.tensor([[-3.0], [2.0]]))
+        prior.logvars.copy_(torch.log(torch.tensor([[0.25], [1.0]])))
+        prior.logits.copy_(torch.log(torch.tensor([0.3, 0.7])))
+    grid = torch.linspace(-12, 12, 24001)[:, None]
+    density = prior.log_prob(grid).exp()
+    assert torch.trapezoid(density, grid[:, 0]).item() == pytest.approx(1.0, abs=1e-4)
+    z = prior.sample(20000, torch.Generator().manual_seed(0))[:, 0]
+    assert (z < -0.5).float().mean().item() == pytest.approx(0.3, abs=0.015)
+    assert z[z > -0.5].mean().item() == pytest.approx(2.0, abs=0.05)
+
+
+def test_against_the_standard_prior_the_kl_term_is_the_analytic_one_and_the_mixture_kl_is_its_estimate():
+    torch.manual_seed(0)
+    mu, logvar = torch.randn(5, 4), torch.randn(5, 4) * 0.3
+    standard = VAE(ModelConfig("cnn", **SMALL))
+    z = mu + torch.randn(5, 4) * torch.exp(0.5 * logvar)
+    assert torch.equal(standard.kl(mu, logvar, z), kld(mu, logvar))
+    # A one-component mixture at N(0, I) is the standard prior: its one-sample estimate averages to the analytic KL.
+    one = VAE(ModelConfig("cnn", **SMALL, prior="mixture", prior_components=1))
+    with torch.no_grad():
+        one.prior.means.zero_()
+    draws = mu + torch.randn(20000, 5, 4) * torch.exp(0.5 * logvar)
+    estimate = one.kl(mu.expand(20000, -1, -1), logvar.expand(20000, -1, -1), draws).mean(0)
+    assert torch.allclose(estimate, kld(mu, logvar), atol=0.05)
+    assert torch.allclose(one.log_prior(z), standard.log_prior(z), atol=1e-5)

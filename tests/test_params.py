@@ -39,6 +39,17 @@ def test_bad_model_size_names_the_key(base_params):
         parse_params(base_params)
 
 
+@pytest.mark.parametrize("prior, components, message", [
+    ("mixture", 0, r"models\.cnn_cnn\.prior_components must be above 0 with prior: mixture"),
+    ("standard", 8, r"models\.cnn_cnn\.prior_components must be above 0 with prior: mixture and 0 with prior: standard"),
+    ("vamp", 8, r"models\.cnn_cnn\.prior must be one of standard, mixture"),
+])
+def test_a_prior_and_its_component_count_agree(base_params, prior, components, message):
+    base_params["models"]["cnn_cnn"].update(prior=prior, prior_components=components)
+    with pytest.raises(QuickdrawError, match=message):
+        parse_params(base_params)
+
+
 def test_quick_applies_the_profile_from_params(base_params):
     base_params["quick"] = True
     params = parse_params(base_params).resolved()

@@ -63,7 +63,7 @@ def test_metrics_have_every_figure(tiny_repo):
     assert "Reconstructions the judge recognises" in summary and "| sketch FID (N) |" in summary
     per_class = json.loads((repo / "metrics/generation.json").read_text())["conditional_per_class"]
     assert set(per_class) == {"rabbit", "yoga", "hand", "snowman", "motorbike"}
-    assert all(v["n"] == 12 and v["fid"] >= 0 for v in per_class.values())  # 60 samples, 16 test drawings per class
+    assert all(v["n"] == 12 and v["fid"] >= 0 and 0 <= v["recall"] <= 1 for v in per_class.values())  # 60 samples, 16 test
     copies = json.loads((repo / "metrics/generation.json").read_text())["copies"]
     assert all(0 <= copies[m]["share_closer"] <= 1 for m in ("rnn_cnn", "cnn_cnn", "conditional"))
     assert "## No copies" in summary and (repo / "plots/nearest_neighbours.png").stat().st_size > 1000
@@ -72,7 +72,7 @@ def test_metrics_have_every_figure(tiny_repo):
     generation = json.loads((repo / "metrics/generation.json").read_text())
     assert generation["n"] == 40
     for model in ("rnn_cnn", "cnn_cnn", "conditional", "conditional_prior", "cnn_cnn_prior", "real_floor"):
-        assert {f"{model}.sketch.{m}" for m in ("is", "fid", "kid")} <= set(generation)
+        assert {f"{model}.sketch.{m}" for m in ("is", "fid", "kid", "precision", "recall")} <= set(generation)
     shown = json.loads(sh("dvc", "metrics", "show", "--json", cwd=repo).stdout)
     files = {f: v["data"] for f, v in next(iter(shown.values()))["data"].items()}
     assert set(files) == {"metrics/headline.json", *(f"metrics/epochs/{m}/metrics.json" for m in ALL)}
@@ -80,7 +80,8 @@ def test_metrics_have_every_figure(tiny_repo):
     assert len(columns) <= 18, "the headline fits a terminal"
     headline = files["metrics/headline.json"]
     assert headline["test_neg_elbo"]["cnn_cnn"] == test["cnn_cnn"]["neg_elbo"]
-    assert headline["recognised"]["rnn_cnn"] == judged["reconstructions"]["rnn_cnn"]["accuracy"]
+    assert headline["sketch_recall"]["rnn_cnn"] == generation["rnn_cnn.sketch.recall"]
+    assert headline["conditional"]["judge_weakest_class"] == judged["samples"]["conditional"]["min_class_accuracy"]
     detail = json.loads(sh("dvc", "metrics", "show", "--json", "metrics/generation.json", cwd=repo).stdout)
     assert "metrics/generation.json" in json.dumps(detail), "the details are one command away"
 

@@ -45,6 +45,7 @@ def test_sampler_study_scores_every_setting_with_the_experiments_own_params(tmp_
     torch.manual_seed(0)
     model = VAE(ModelConfig("cnn", 4, 4, 16, 8, 0.0, num_classes=5, cond_mode="add"))
     save_checkpoint(tmp_path / "models/conditional.pt", model, classes)
+    save_checkpoint(tmp_path / "models/cnn_cnn.pt", VAE(ModelConfig("cnn", 4, 4, 16, 8, 0.0)), classes)
     judge = train_judge(Pixels(fit.images), torch.from_numpy(fit.labels), 5, epochs=1, batch_size=64, lr=1e-3, seed=0)
     save_judge(tmp_path / "models/judge.pt", judge, classes)
     base_params["sample"].update(n=50, gmm_components=2)
@@ -52,13 +53,23 @@ def test_sampler_study_scores_every_setting_with_the_experiments_own_params(tmp_
     base_params["evaluate"].update(kid_subset_size=10, n=10)
     write_params(tmp_path / "params.yaml", base_params)
 
-    as_trained, scaled, again = sampler_study.score_experiment(tmp_path, [(0.7, 1.0, 2), (0.7, 3.0, 2), (0.7, 1.0, 2)])
+    from quickdraw_vae.frontier import Rule, Setting, mean_rows
+
+    settings = [Setting.parse(t) for t in ("0.7:1.0:2", "0.7:3.0:2", "0.7:1.0:2", "0.7:1.0:2:1")]
+    (as_trained, scaled, again, mean_pixels), floor = sampler_study.score_experiment(tmp_path, settings)
     assert as_trained == again  # each setting draws with the experiment's own sample.seed
-    assert scaled != as_trained
-    for scores in (as_trained, scaled):
+    assert scaled != as_trained and mean_pixels != as_trained
+    for scores in (as_trained, scaled, mean_pixels):
         assert 0 <= scores["weakest"] <= scores["judge"] <= 1 and 0 <= scores["copies"] <= 1 and scores["fid"] >= 0
-    sampler_study.settings_figure(tmp_path, [(0.7, 1.0, 2), (0.7, 3.0, 2)], tmp_path / "f.png", per_class=3)
+        assert 0 <= scores["precision"] <= 1 and 0 <= scores["recall"] <= 1
+    assert 0 < floor["precision"] <= 1 and 0 < floor["recall"] <= 1
+    rows = mean_rows([[as_trained, scaled, again, mean_pixels]] * 2)
+    page = sampler_study.table(rows, Rule(0, 0, 0, 1).pick(rows), mean_rows([[{"setting": None, **floor}]] * 2)[0])
+    assert page.count("\n") == 2 + 4 + 1 and "| real training drawings |" in page
+    sampler_study.settings_figure(tmp_path, settings[:2], tmp_path / "f.png", per_class=3)
     assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (unconditional,), _ = sampler_study.score_experiment(tmp_path, settings[:1], model="cnn_cnn")
+    assert unconditional["judge"] is None and 0 <= unconditional["recall"] <= 1
 
 
 def test_cost_curve_grows_valid_drawings_from_real_ones_and_writes_its_table_between_markers(tmp_path, shared_quickdraw):

@@ -23,7 +23,7 @@ import torch
 
 from quickdraw_vae.data import to_tensor, validation_split
 from quickdraw_vae.judge import train_judge
-from quickdraw_vae.losses import bce, iwae_nll, kld
+from quickdraw_vae.losses import bce, iwae_nll
 from quickdraw_vae.models import VAE, config_from_params
 from quickdraw_vae.params import load_params
 from quickdraw_vae.runtime import pick_device, run_side_by_side, setup
@@ -48,8 +48,8 @@ def _bare_epoch_seconds(cfg, tp, x, device) -> float:
     batches = [x[i : i + tp.batch_size].to(device) for i in range(0, len(x), tp.batch_size)]
 
     def step(xb):
-        logits, mu, logvar = model(xb)
-        loss = bce(logits, xb).mean() + kld(mu, logvar).mean()
+        logits, _, _, kl = model(xb)
+        loss = bce(logits, xb).mean() + kl.mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -1,24 +1,26 @@
-"""The conditional model's sampler settings, compared on validation over several trained seeds.
+"""A model's sampler settings compared on validation over several trained seeds: the precision-recall
+frontier, and the setting a stated rule picks from it.
 
-    python tools/sampler_study.py --prefix claims-ours-decision-seeds-seed --setting 0.7:1.0:20 --setting 0.7:1.25:20 ...
+    python tools/sampler_study.py --prefix claims-ours-decision-seeds-seed --setting 0.7:1.25:20 --setting 0.9:1.0:20:6 ...
+    python tools/sampler_study.py --workspace runs/s0 --workspace runs/s1 ... --frontier plots/frontier.png
 
-Each `--setting` is temperature:class_scale:gmm_components. For every DVC experiment whose name starts
-with `--prefix` (e.g. the runs `make claims` leaves on the decision seeds), the experiment's own conditional model,
-judge and prepared drawings are read with `dvc.api` at its commit, and each setting draws `sample.n`
-class-conditional samples with that experiment's `sample.*` params otherwise. Per setting, the mean
-and standard error over the experiments of: the judge's accuracy and its weakest class, the copy
-share (closer to a training drawing than 95% of the validation drawings are) and the sketch FID
-against the training drawings, each as the `validate` stage defines it. Test drawings are not read.
-A sampler setting does not retrain anything, so the seeds' spread here is the models' spread.
-`--figure PATH`: the first experiment's drawings, 12 per class under each setting, drawn from the same
-seed (the same latent codes wherever only the class scale differs).
+Each `--setting` is temperature:class_scale:gmm_components[:sharpen] (sharpen 1 = the mean pixel; left
+out, the run's own `sample.pixels`/`sample.sharpen`). The runs are DVC experiments whose names start with
+`--prefix` (their models, judge and prepared drawings read with `dvc.api` at their commits), or
+workspaces (`--workspace`, folders holding params.yaml, data/prepared and models/ as `dvc repro` leaves
+them). Every setting draws `sample.n` samples of `--model` with the run's own `sample.seed`, and is scored
+as `quickdraw_vae.frontier` says: precision and recall against the validation drawings, the judge's accuracy
+and its weakest class (conditional), the copy share, and the sketch FID against the training drawings.
+Per setting: the mean and standard error over the runs; the rule's pick (`frontier.Rule`). Test drawings
+are never read. A sampler setting retrains nothing, so the runs' spread here is the models' spread.
+`--figure PATH`: the first run's drawings, 12 per class under each setting, from the same seed (the same
+latent draws wherever only the class scale or the pixel mapping differs).
 """
 
 from __future__ import annotations
 
 import argparse
 import io
-import statistics
 import sys
 import tempfile
 from dataclasses import dataclass, replace
@@ -28,27 +30,20 @@ import numpy as np
 import torch
 
 from quickdraw_vae.data import Split, load_split
+from quickdraw_vae.frontier import Rule, Setting, frontier_figure, mean_rows
 from quickdraw_vae.judge import classify_samples, load_judge
-from quickdraw_vae.metrics import copy_check, train_reference
+from quickdraw_vae.metrics import copy_check, precision_recall, train_reference
 from quickdraw_vae.models import VAE, load_checkpoint
-from quickdraw_vae.params import Params, parse_params
+from quickdraw_vae.params import ALL_MODELS, Params, parse_params
 from quickdraw_vae.sampling import balanced_labels, generate, sampler_from_params
 
 
-def _setting(text: str) -> tuple[float, float, int]:
-    try:
-        temperature, scale, components = text.split(":")
-        return float(temperature), float(scale), int(components)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected temperature:class_scale:components") from None
-
-
-def _fetch(rev: str, folder: Path) -> None:
+def _fetch(rev: str, folder: Path, model: str) -> None:
     import dvc.api
 
     splits = [f"data/prepared/{split}/{file}" for split in ("train", "validation")
               for file in ("images.npy", "labels.npy", "classes.json")]
-    for path in ("models/conditional.pt", "models/judge.pt", *splits, "params.yaml"):
+    for path in (f"models/{model}.pt", "models/judge.pt", *splits, "params.yaml"):
         target = folder / path
         target.parent.mkdir(parents=True, exist_ok=True)
         with dvc.api.open(path, rev=rev, mode="rb") as f:
@@ -57,7 +52,7 @@ def _fetch(rev: str, folder: Path) -> None:
 
 @dataclass
 class Experiment:
-    """What one experiment left: its params, prepared drawings, conditional model and judge."""
+    """What one run left: its params, prepared drawings, the model studied and the judge."""
 
     params: Params
     train: Split
@@ -67,98 +62,154 @@ class Experiment:
     judge_path: Path
 
 
-def load_experiment(folder: Path) -> Experiment:
+def load_experiment(folder: Path, model: str = "conditional") -> Experiment:
     import yaml
 
     raw = yaml.safe_load((folder / "params.yaml").read_text())
     raw["sample"].setdefault("class_scale", 1.0)  # experiments from before the key: the model as trained
     train, classes = load_split(folder / "data/prepared/train")
     validation, _ = load_split(folder / "data/prepared/validation")
-    return Experiment(parse_params(raw), train, validation, classes, load_checkpoint(folder / "models/conditional.pt")[0],
+    return Experiment(parse_params(raw), train, validation, classes, load_checkpoint(folder / f"models/{model}.pt")[0],
                       folder / "models/judge.pt")
 
 
-def draw(exp: Experiment, settings: list[tuple[float, float, int]], labels) -> list[np.ndarray]:
-    """The conditional samples of `labels` under each setting, from the experiment's `sample.seed`; each
-    mixture size is fitted once (temperature and class scale only change how it is drawn from)."""
+def _labels(exp: Experiment, n: int):
+    return balanced_labels(n, len(exp.classes)) if exp.model.cfg.conditional else None
+
+
+def draw(exp: Experiment, settings: list[Setting], labels) -> list[np.ndarray]:
+    """The samples (of `labels` for a conditional model) under each setting, from the run's `sample.seed`;
+    each mixture size is fitted once (the rest only changes how it is drawn from and decoded)."""
     fitted = {}
     out = []
-    for temperature, scale, components in settings:
-        if components not in fitted:
-            sp = replace(exp.params.sample, gmm_components=components)
-            fitted[components] = sampler_from_params(sp, exp.model, exp.train.images, exp.train.labels)
-        sampler = replace(fitted[components], temperature=temperature, class_scale=scale)
-        out.append(generate(exp.model, sampler, len(labels), labels, exp.params.sample.seed))
+    n = exp.params.sample.n if labels is None else len(labels)
+    for s in settings:
+        if s.components not in fitted:
+            sp = replace(exp.params.sample, gmm_components=s.components)
+            fitted[s.components] = sampler_from_params(sp, exp.model, exp.train.images, exp.train.labels)
+        sampler = replace(fitted[s.components], temperature=s.temperature, class_scale=s.class_scale)
+        if s.sharpen is not None:
+            sampler = replace(sampler, pixels="mean" if s.sharpen == 1 else "sharpened", sharpen=s.sharpen)
+        out.append(generate(exp.model, sampler, n, labels, exp.params.sample.seed))
     return out
 
 
-def score_experiment(folder: Path, settings: list[tuple[float, float, int]]) -> list[dict]:
-    exp = load_experiment(folder)
+def score_experiment(folder: Path, settings: list[Setting], model: str = "conditional") -> tuple[list[dict], dict]:
+    """Every setting's figures on one run's validation drawings, and the real drawings' own (training
+    drawings against validation ones): the floor."""
+    exp = load_experiment(folder, model)
     judge, _ = load_judge(exp.judge_path)
-    labels = balanced_labels(exp.params.sample.n, len(exp.classes))
+    labels = _labels(exp, exp.params.sample.n)
+    validation, seed = exp.validation.images, exp.params.evaluate.seed
     out = []
-    for images in draw(exp, settings, labels):
-        judged = classify_samples(judge, {"conditional": (images, labels.numpy())}, exp.classes)["conditional"]
-        copies = copy_check({"conditional": images}, exp.train.images, exp.validation.images)["conditional"]
-        fid = train_reference({"conditional": images}, exp.train.images, exp.judge_path, exp.params.evaluate)
-        out.append({"judge": judged["accuracy"], "weakest": judged["min_class_accuracy"],
-                    "copies": copies["share_closer"], "fid": fid["conditional"]["fid"]})
-    return out
+    for setting, images in zip(settings, draw(exp, settings, labels)):
+        row = {"setting": setting, "judge": None, "weakest": None}
+        if labels is not None:
+            judged = classify_samples(judge, {model: (images, labels.numpy())}, exp.classes)[model]
+            row.update(judge=judged["accuracy"], weakest=judged["min_class_accuracy"])
+        row["copies"] = copy_check({model: images}, exp.train.images, validation)[model]["share_closer"]
+        row["fid"] = train_reference({model: images}, exp.train.images, exp.judge_path, exp.params.evaluate)[model]["fid"]
+        row.update(precision_recall(images, validation, exp.judge_path, seed))
+        out.append(row)
+    floor = precision_recall(np.asarray(exp.train.images), validation, exp.judge_path, seed)
+    return out, floor
 
 
-def settings_figure(folder: Path, settings: list[tuple[float, float, int]], path: Path, per_class: int = 12) -> None:
+def settings_figure(folder: Path, settings: list[Setting], path: Path, per_class: int = 12,
+                    model: str = "conditional") -> None:
     from quickdraw_vae.plots import image_rows
 
-    exp = load_experiment(folder)
-    labels = balanced_labels(per_class * len(exp.classes), len(exp.classes))
+    exp = load_experiment(folder, model)
+    labels = _labels(exp, per_class * len(exp.classes))
     drawn = draw(exp, settings, labels)
     rows, names = [], []
-    for c, name in enumerate(exp.classes):
-        for (temperature, scale, _), images in zip(settings, drawn):
-            rows.append(images[labels.numpy() == c])
-            names.append(f"{name}, T {temperature}, x{scale}")
-    image_rows(path, rows, names, "conditional samples: the same seed under each sampler setting")
+    if labels is None:
+        rows = [images[:per_class] for images in drawn]
+        names = [s.label() for s in settings]
+    else:
+        for c, name in enumerate(exp.classes):
+            for s, images in zip(settings, drawn):
+                rows.append(images[labels.numpy() == c])
+                names.append(f"{name}, {s.label()}")
+    image_rows(path, rows, names, f"{model} samples: the same seed under each sampler setting")
+
+
+def table(rows: list[dict], picked: dict | None, floor: dict) -> str:
+    def cell(r, key, percent=False):
+        if r.get(key) is None:
+            return "–"
+        k = 100 if percent else 1
+        digits = 1 if percent else 2 if key == "fid" else 3
+        return f"{k * r[key]:.{digits}f} +- {k * r[f'{key}_se']:.{digits}f}"
+
+    buf = io.StringIO()
+    buf.write("| T | class scale | k | pixels | precision | recall | judge accuracy % | weakest class % | copies % | "
+              "FID vs train |\n|---|---|---|---|---|---|---|---|---|---|\n")
+    for r in rows:
+        s = r["setting"]
+        pixels = "run's" if s.sharpen is None else "mean" if s.sharpen == 1 else f"k {s.sharpen:g}"
+        mark = "**" if r is picked else ""
+        buf.write(f"| {mark}{s.temperature:g}{mark} | {s.class_scale:g} | {s.components} | {pixels} | "
+                  f"{cell(r, 'precision')} | {cell(r, 'recall')} | {cell(r, 'judge', True)} | {cell(r, 'weakest', True)} | "
+                  f"{cell(r, 'copies', True)} | {cell(r, 'fid')} |\n")
+    buf.write(f"| real training drawings | | | | {cell(floor, 'precision')} | {cell(floor, 'recall')} | | | | |\n")
+    return buf.getvalue()
 
 
 def main() -> int:
-    import dvc.api
-
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--prefix", required=True, help="experiment names starting with this (one per seed)")
-    ap.add_argument("--setting", action="append", type=_setting, required=True,
-                    help="temperature:class_scale:gmm_components (repeat)")
+    source = ap.add_mutually_exclusive_group(required=True)
+    source.add_argument("--prefix", help="DVC experiments whose names start with this (one per seed)")
+    source.add_argument("--workspace", type=Path, action="append", help="a run's folder (repeat, one per seed)")
+    ap.add_argument("--setting", action="append", type=Setting.parse, required=True,
+                    help="temperature:class_scale:gmm_components[:sharpen] (repeat)")
+    ap.add_argument("--model", choices=ALL_MODELS, default="conditional")
     ap.add_argument("--all-commits", action="store_true", help="experiments of every commit, not only of HEAD")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--figure", type=Path, help="also draw the first experiment's samples under each setting")
+    ap.add_argument("--figure", type=Path, help="also draw the first run's samples under each setting")
+    ap.add_argument("--frontier", type=Path, help="the precision-recall figure, the rule's pick circled")
+    for field, default in vars(Rule()).items():
+        ap.add_argument(f"--{field.replace('_', '-')}", type=float, default=default, help=f"the rule (default {default})")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    rows = [r for r in dvc.api.exp_show(num=-1 if args.all_commits else 1)
-            if r.get("Experiment") and r["Experiment"].startswith(args.prefix)]
-    if not rows:
-        print(f"no experiment named {args.prefix}*", file=sys.stderr)
-        return 1
-    scores = []
-    for i, row in enumerate(sorted(rows, key=lambda r: r["Experiment"])):
-        with tempfile.TemporaryDirectory() as tmp:
-            _fetch(row["rev"], Path(tmp))
-            scores.append(score_experiment(Path(tmp), args.setting))
-            if args.figure and i == 0:
-                settings_figure(Path(tmp), args.setting, args.figure)
-        print(f"scored {row['Experiment']}", file=sys.stderr)
+    rule = Rule(args.min_precision, args.min_judge, args.min_weakest_class, args.max_copies)
 
-    def cell(values: list[float], percent: bool) -> str:
-        k = 100 if percent else 1
-        se = statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else float("nan")
-        return f"{k * statistics.mean(values):.1f} +- {k * se:.1f}" if percent else f"{statistics.mean(values):.2f} +- {se:.2f}"
+    def studied(folder: Path, first: bool):
+        scored = score_experiment(folder, args.setting, args.model)
+        if args.figure and first:
+            settings_figure(folder, args.setting, args.figure, model=args.model)
+        return scored
 
-    buf = io.StringIO()
-    buf.write(f"| T | class scale | k | judge accuracy % | weakest class % | copies % | FID vs train |\n|---|---|---|---|---|---|---|\n")
-    for i, (temperature, scale, components) in enumerate(args.setting):
-        column = lambda key: [s[i][key] for s in scores]  # noqa: E731
-        buf.write(f"| {temperature} | {scale} | {components} | {cell(column('judge'), True)} | "
-                  f"{cell(column('weakest'), True)} | {cell(column('copies'), True)} | {cell(column('fid'), False)} |\n")
-    print(f"{len(scores)} experiments ({args.prefix}*), mean +- standard error over them\n")
-    print(buf.getvalue(), end="")
+    results = []
+    if args.workspace:
+        for i, folder in enumerate(args.workspace):
+            results.append(studied(folder, i == 0))
+            print(f"scored {folder}", file=sys.stderr)
+        names = [str(f) for f in args.workspace]
+    else:
+        import dvc.api
+
+        rows = sorted((r for r in dvc.api.exp_show(num=-1 if args.all_commits else 1)
+                       if r.get("Experiment") and r["Experiment"].startswith(args.prefix)), key=lambda r: r["Experiment"])
+        if not rows:
+            print(f"no experiment named {args.prefix}*", file=sys.stderr)
+            return 1
+        for i, row in enumerate(rows):
+            with tempfile.TemporaryDirectory() as tmp:
+                _fetch(row["rev"], Path(tmp), args.model)
+                results.append(studied(Path(tmp), i == 0))
+            print(f"scored {row['Experiment']}", file=sys.stderr)
+        names = [r["Experiment"] for r in rows]
+    rows = mean_rows([scores for scores, _ in results])
+    floor = mean_rows([[{"setting": None, **f}] for _, f in results])[0]
+    picked = rule.pick(rows)
+    print(f"{len(results)} runs ({', '.join(names)}), {args.model}; mean +- standard error over them\n")
+    print(table(rows, picked, floor))
+    print(f"Rule: {rule.describe()}.")
+    print(f"Pick: {picked['setting'].label()}." if picked else "Pick: no setting passes the rule.")
+    if args.frontier:
+        frontier_figure(args.frontier, rows, picked, floor, rule, f"{args.model}: sampler settings on validation, "
+                        f"mean of {len(results)} runs")
     return 0
 
 

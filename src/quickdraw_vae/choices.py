@@ -15,6 +15,7 @@ EMBEDDING_INITS = ("class_means", "random")  # training.warm_start
 SCHEDULES = ("cosine", "constant")  # training.fit
 KEEP = ("best", "last")  # training.fit: the best validation epoch's weights, or the last epoch's
 STRATEGIES = ("prior", "gmm", "mixed")  # sampling.Sampler
+PRIORS = ("standard", "mixture")  # models.VAE: N(0, I), or a Gaussian mixture learned with the model
 PIXELS = ("mean", "sharpened")
 DEVICES = ("auto", "cpu", "cuda", "mps")  # runtime.pick_device
 FEATURE_EXTRACTORS = ("sketch", "inception")  # metrics

@@ -103,6 +103,21 @@ def fidelity(generated: np.ndarray, real: np.ndarray, extractor: str, weights: s
     }
 
 
+def precision_recall(generated: np.ndarray, real: np.ndarray, judge_path: str | Path, seed: int,
+                     most_subsets: int = 4) -> dict[str, float]:
+    """Sketch precision and recall of `generated` against all of `real`, averaged over up to `most_subsets`
+    disjoint seeded subsets of `generated` of `len(real)` drawings each: both figures depend on N, so each
+    subset matches the real side's N, and the average damps the samples' share of the noise."""
+    n = len(real)
+    if len(generated) < n:
+        raise QuickdrawError(f"precision and recall: {len(generated)} samples, need at least {n} (as many as the real drawings)")
+    order = np.random.default_rng(seed).permutation(len(generated))
+    scores = [_calculate(SKETCH, str(judge_path), seed, input1=Drawings(generated[np.sort(order[i * n : (i + 1) * n])]),
+                         input2=Drawings(real), prc=True)
+              for i in range(min(most_subsets, len(generated) // n))]
+    return {k: float(np.mean([s[k] for s in scores])) for k in ("precision", "recall")}
+
+
 def study_figures(generated: np.ndarray, real: np.ndarray, extractor: str, weights: str | None, seed: int,
                   isc_splits: int = 10) -> dict[str, float]:
     """The study's definitions in one feature space, at its N (STUDY_FID_N drawings a side, fewer where
@@ -171,8 +186,9 @@ def train_reference(samples: dict[str, np.ndarray], train: np.ndarray, judge_pat
 
 def per_class_quality(images: np.ndarray, labels: np.ndarray, real: np.ndarray, real_labels: np.ndarray,
                       classes: list[str], judge_path: Path, ep) -> dict:
-    """Sketch FID and KID of each class's conditional samples against the real drawings of that class,
-    at the larger N both sides allow, so the weak classes show."""
+    """Sketch FID, KID, precision and recall of each class's conditional samples against the real drawings
+    of that class, at the larger N both sides allow, so the weak classes show (and the classes whose
+    samples repeat a few poses: low recall)."""
     out = {}
     for i, c in enumerate(classes):
         mine, theirs = images[labels == i], real[real_labels == i]
@@ -181,7 +197,7 @@ def per_class_quality(images: np.ndarray, labels: np.ndarray, real: np.ndarray, 
             raise QuickdrawError(f"class {c!r}: {len(mine)} samples and {len(theirs)} real drawings, need 2 of each")
         scores = fidelity(subsample(mine, n, ep.seed, f"samples of {c}"), subsample(theirs, n, ep.seed, f"drawings of {c}"),
                           SKETCH, str(judge_path), ep.kid_subset_size, ep.seed)
-        out[c] = {"n": n, "fid": round(scores["fid"], 6), "kid": round(scores["kid"], 6)}
+        out[c] = {"n": n, **{k: round(scores[k], 6) for k in ("fid", "kid", "precision", "recall")}}
     return out
 
 

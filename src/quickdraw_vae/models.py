@@ -7,6 +7,7 @@ checkpoint (nanoGPT's GPTConfig idea), so sampling and scoring rebuild exactly w
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .choices import ARCHITECTURES, ENCODERS
+from .choices import ARCHITECTURES, ENCODERS, PRIORS
 from .errors import QuickdrawError
 
 COND_MODES = ("none", "add")
@@ -49,8 +50,16 @@ class ModelConfig:
     # "residual": ours; "study": the study's layers (StudyRowGRUEncoder, StudyConvEncoder, StudyDecoder),
     # which read only latent, channels and rnn_hidden. Checkpoints without the key are "residual".
     architecture: str = "residual"
+    # p(z): "standard", N(0, I); "mixture", `prior_components` diagonal Gaussians whose means, variances and
+    # weights train with the model. Checkpoints without the key have the standard prior.
+    prior: str = "standard"
+    prior_components: int = 0
 
     def __post_init__(self):
+        if self.prior not in PRIORS:
+            raise QuickdrawError(f"model config: unknown prior {self.prior!r} ({', '.join(PRIORS)})")
+        if (self.prior == "mixture") != (self.prior_components > 0):
+            raise QuickdrawError("model config: a mixture prior needs prior_components > 0, the standard prior 0")
         if self.architecture not in ARCHITECTURES:
             raise QuickdrawError(f"model config: unknown architecture {self.architecture!r} ({', '.join(ARCHITECTURES)})")
         if self.encoder not in ENCODERS:
@@ -226,6 +235,8 @@ class VAE(nn.Module):
                 nn.Linear(cfg.hidden, 2 * cfg.latent),
             )
         self.decoder = StudyDecoder(cfg, cfg.latent) if study else Decoder(cfg, cfg.latent)
+        # Built last: the other layers start from the same weights under either prior for a given seed.
+        self.prior = MixturePrior(cfg.prior_components, cfg.latent) if cfg.prior == "mixture" else None
         # Channels-last convolution weights make every feature map channels-last: on the CPU,
         # scoring (the IWAE bound, samples) and training run faster (docs/performance.md).
         self.to(memory_format=torch.channels_last)
@@ -248,10 +259,59 @@ class VAE(nn.Module):
             z = z + class_scale * self._label(y)
         return self.decoder(z)
 
+    def log_prior(self, z):
+        """log p(z) per code, shape (...,) for codes (..., latent)."""
+        if self.prior is None:
+            return -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(-1)
+        return self.prior.log_prob(z)
+
+    def kl(self, mu, logvar, z):
+        """KL(q(z|x) || p(z)) per drawing: analytic against N(0, I); against a mixture, which has no closed
+        form, log q(z|x) - log p(z) at the drawing's sampled code `z` (unbiased, one sample)."""
+        if self.prior is None:
+            return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
+        return gaussian_log_prob(z, mu, logvar) - self.prior.log_prob(z)
+
+    def sample_prior(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        """`n` codes from p(z), on the CPU."""
+        if self.prior is None:
+            return torch.randn(n, self.cfg.latent, generator=gen)
+        return self.prior.sample(n, gen)
+
     def forward(self, x, y=None):
+        """Logits, the posterior's mean and log-variance, and the KL term per drawing (computed here, so
+        that a learned prior's parameters take part in the forward pass DistributedDataParallel sees)."""
         mu, logvar = self.encode(x, y)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
-        return self.decode(z, y), mu, logvar
+        return self.decode(z, y), mu, logvar, self.kl(mu, logvar, z)
+
+
+def gaussian_log_prob(z, mu, logvar):
+    """log N(z; mu, diag(exp(logvar))), summed over the last dimension."""
+    return -0.5 * (((z - mu) ** 2) / logvar.exp() + logvar + math.log(2 * math.pi)).sum(-1)
+
+
+class MixturePrior(nn.Module):
+    """p(z) = sum_k w_k N(z; m_k, diag(s_k^2)), every part learned with the model (Tomczak and Welling's
+    VampPrior learns the same kind of mixture through pseudo-inputs; here its parameters are free). The
+    components start as draws of N(0, I) with unit variances and equal weights: near the standard prior."""
+
+    def __init__(self, components: int, latent: int):
+        super().__init__()
+        self.means = nn.Parameter(torch.randn(components, latent))
+        self.logvars = nn.Parameter(torch.zeros(components, latent))
+        self.logits = nn.Parameter(torch.zeros(components))
+
+    def log_prob(self, z):
+        per_component = gaussian_log_prob(z.unsqueeze(-2), self.means, self.logvars)  # (..., K)
+        return torch.logsumexp(per_component + F.log_softmax(self.logits, 0), dim=-1)
+
+    @torch.no_grad()
+    def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        weights = F.softmax(self.logits, 0).cpu()
+        component = torch.multinomial(weights.expand(n, -1), 1, generator=gen).squeeze(1)
+        eps = torch.randn(n, self.means.shape[1], generator=gen)
+        return self.means.cpu()[component] + torch.exp(0.5 * self.logvars.cpu()[component]) * eps
 
 
 def parameter_count(model: nn.Module) -> int:
@@ -315,6 +375,7 @@ def config_from_params(name: str, mp, num_classes: int = 0) -> ModelConfig:
     rnn = dict(rnn_row_features=mp.rnn_row_features) if encoder == "rnn" else {}
     if mp.architecture == "study":  # the study's layers read only these; the config keeps the rest at defaults
         return ModelConfig(encoder, mp.latent, mp.channels, 0, mp.rnn_hidden if encoder == "rnn" else 0, 0.0,
-                           num_classes, cond_mode, architecture="study")
+                           num_classes, cond_mode, architecture="study", prior=mp.prior,
+                           prior_components=mp.prior_components)
     return ModelConfig(encoder, mp.latent, mp.channels, mp.hidden, mp.rnn_hidden, mp.dropout, num_classes, cond_mode,
-                       fine_channels=mp.fine_channels, **rnn)
+                       fine_channels=mp.fine_channels, prior=mp.prior, prior_components=mp.prior_components, **rnn)

@@ -22,6 +22,7 @@ from .choices import (
     FEATURE_EXTRACTORS,
     KEEP,
     PIXELS,
+    PRIORS,
     PROFILES,
     SCHEDULES,
     STRATEGIES,
@@ -66,6 +67,8 @@ class ModelParams:
     rnn_hidden: int = _at_least(1)
     rnn_row_features: int = _at_least(1)
     dropout: float = _between(0.0, 0.9)
+    prior: Literal[PRIORS]  # standard N(0, I), or a mixture of prior_components Gaussians learned with the model
+    prior_components: int = _at_least(0)
 
 
 @dataclass(frozen=True)
@@ -272,6 +275,10 @@ def _check(params: Params) -> None:
         raise QuickdrawError("params.yaml: data.classes must list at least two distinct classes")
     if set(params.models) != set(MODEL_NAMES):
         raise QuickdrawError(f"params.yaml: models must have exactly the keys {', '.join(MODEL_NAMES)}")
+    for name, mp in params.models.items():
+        if (mp.prior == "mixture") != (mp.prior_components > 0):
+            raise QuickdrawError(f"params.yaml: models.{name}.prior_components must be above 0 with prior: mixture "
+                                 f"and 0 with prior: standard, got {mp.prior_components} with {mp.prior}")
     for name in params.train.lr_by_model:
         if name not in ALL_MODELS:
             raise QuickdrawError(f"params.yaml: train.lr_by_model has unknown model {name!r} ({', '.join(ALL_MODELS)})")

@@ -1,7 +1,8 @@
 """Turning a trained decoder into drawings: where z comes from, and how logits become pixels.
 
 Latent strategies (`sample.strategy`):
-- `prior`: z ~ N(0, I), what the VAE objective promises;
+- `prior`: z ~ p(z), what the VAE objective promises: N(0, I), or the mixture a model learned
+  (`models.*.prior: mixture`);
 - `gmm`: a Gaussian mixture fitted (scikit-learn) to the encoded training drawings, per class for a
   conditional model, sampled with its component covariances scaled by T^2. It follows the
   aggregate posterior, which the prior only approximates (N(0, T^2 I) did no better than the prior:
@@ -172,7 +173,8 @@ def generate(model, sampler: Sampler, n: int, labels: torch.Tensor | None, seed:
     gen = torch.Generator().manual_seed(seed)
     from .runtime import device_of
 
-    z = sampler.latents(n, model.cfg.latent, labels, gen)
+    # The prior is the model's own: N(0, I), or the mixture it learned.
+    z = model.sample_prior(n, gen) if sampler.strategy == "prior" else sampler.latents(n, model.cfg.latent, labels, gen)
     device = device_of(model)
     out = []
     for i in range(0, n, batch):

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from .data import Pixels, Split, subset_rows
 from .errors import QuickdrawError
 from .files import save_torch, write_json
-from .losses import bce, elbo_terms, kld
+from .losses import bce, elbo_terms
 from .models import (
     VAE,
     ModelConfig,
@@ -228,8 +228,8 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
                 flip = torch.rand(len(idx), generator=order) < 0.5
                 xb = torch.where(flip.to(device)[:, None, None, None], xb.flip(-1), xb)
             yb = None if y is None else y[idx].to(device)
-            logits, mu, logvar = stepped(xb, yb)
-            rec, kl = bce(logits, xb).mean(), kld(mu, logvar).mean()
+            logits, _, _, kl_each = stepped(xb, yb)
+            rec, kl = bce(logits, xb).mean(), kl_each.mean()
             beta = min(1.0, (step + 1) / (tp.kl_warmup_epochs * steps_per_epoch)) if tp.kl_warmup_epochs else 1.0
             loss = rec + beta * kl
             if not torch.isfinite(loss):

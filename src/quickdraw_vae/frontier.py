@@ -1,0 +1,130 @@
+"""The sampler's precision-recall frontier on validation, and the rule that picks a setting from it.
+
+A sampler setting (temperature, class scale, mixture size, pixel mapping) retrains nothing: each is
+scored on the validation drawings, over several trained seeds, by
+- precision and recall in the sketch judge's feature space (Kynkaanniemi et al. 2019, k = 3): the share
+  of samples among the real drawings, and of real drawings among the samples;
+- the judge's accuracy on conditional samples, overall and its weakest class;
+- the copy share (closer to a training drawing than 95% of the validation drawings are).
+The rule (`Rule`) asks for fidelity and class fidelity as floors and then maximises variety: the highest
+recall among the settings whose means over seeds clear every floor. Test drawings are never read here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import QuickdrawError
+
+
+@dataclass(frozen=True)
+class Setting:
+    temperature: float
+    class_scale: float
+    components: int
+    sharpen: float | None = None  # sigmoid(k x logits), 1 the mean pixel; None: the run's own sample.* mapping
+
+    @classmethod
+    def parse(cls, text: str) -> "Setting":
+        """`T:class_scale:components[:sharpen]`, e.g. `0.9:1.0:20:6`."""
+        parts = text.split(":")
+        try:
+            if len(parts) not in (3, 4):
+                raise ValueError
+            setting = cls(float(parts[0]), float(parts[1]), int(parts[2]), float(parts[3]) if len(parts) == 4 else None)
+        except ValueError:
+            raise QuickdrawError(f"sampler setting {text!r}: expected temperature:class_scale:components[:sharpen]") from None
+        if not (setting.temperature > 0 and setting.class_scale >= 0 and setting.components >= 1
+                and (setting.sharpen is None or setting.sharpen > 0)):
+            raise QuickdrawError(f"sampler setting {text!r}: temperature and sharpen > 0, class scale >= 0, components >= 1")
+        return setting
+
+    def label(self) -> str:
+        pixels = "the run's pixels" if self.sharpen is None else "mean" if self.sharpen == 1 else f"k {self.sharpen:g}"
+        return f"T {self.temperature:g}, x{self.class_scale:g}, {self.components} comp., {pixels}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Floors on the means over seeds; among the settings that clear them, the highest mean recall."""
+
+    min_precision: float = 0.85
+    min_judge: float = 0.95
+    min_weakest_class: float = 0.92
+    max_copies: float = 0.075
+
+    def passes(self, row: dict) -> bool:
+        judged = row.get("judge") is None or (row["judge"] >= self.min_judge and row["weakest"] >= self.min_weakest_class)
+        return row["precision"] >= self.min_precision and row["copies"] <= self.max_copies and judged
+
+    def pick(self, rows: list[dict]) -> dict | None:
+        """The passing row of highest recall (the first on a tie), or None when none passes."""
+        passing = [r for r in rows if self.passes(r)]
+        return max(passing, key=lambda r: r["recall"]) if passing else None
+
+    def describe(self) -> str:
+        return (f"the highest recall with precision >= {self.min_precision:g}, judge accuracy >= {self.min_judge:.0%}, "
+                f"every class >= {self.min_weakest_class:.0%} and a copy share <= {self.max_copies:.1%} "
+                "(means over seeds, validation drawings)")
+
+
+def pareto(rows: list[dict]) -> list[dict]:
+    """The rows no other row beats in both precision and recall, by recall."""
+    front = [r for r in rows if not any(o["precision"] >= r["precision"] and o["recall"] >= r["recall"]
+                                        and (o["precision"], o["recall"]) != (r["precision"], r["recall"]) for o in rows)]
+    return sorted(front, key=lambda r: r["recall"])
+
+
+def mean_rows(per_seed: list[list[dict]]) -> list[dict]:
+    """Per setting, the mean and standard error over seeds of every figure (`<key>_se`)."""
+    out = []
+    for rows in zip(*per_seed):
+        merged = {"setting": rows[0]["setting"]}
+        for key, value in rows[0].items():
+            if key == "setting":
+                continue
+            if value is None:
+                merged[key] = None
+                continue
+            values = np.array([r[key] for r in rows], float)
+            merged[key] = float(values.mean())
+            merged[f"{key}_se"] = float(values.std(ddof=1) / len(values) ** 0.5) if len(values) > 1 else float("nan")
+        out.append(merged)
+    return out
+
+
+def frontier_figure(path, rows: list[dict], picked: dict | None, floor: dict | None, rule: Rule, title: str) -> None:
+    """Precision against recall: one line per class scale, mixture size and pixel mapping through its
+    temperatures (labelled), the rule's floor on precision, its pick circled, real drawings as a star."""
+    from .files import save_figure
+    from .plots import plt
+
+    fig, ax = plt.subplots(figsize=(8, 6))
+    series: dict[tuple, list[dict]] = {}
+    for r in rows:
+        s = r["setting"]
+        series.setdefault((s.class_scale, s.components, s.sharpen), []).append(r)
+    for (scale, components, sharpen), members in series.items():
+        members = sorted(members, key=lambda r: r["setting"].temperature)
+        pixels = "the run's pixels" if sharpen is None else "mean pixels" if sharpen == 1 else f"sharpened k {sharpen:g}"
+        ax.plot([r["recall"] for r in members], [r["precision"] for r in members], marker="o", markersize=4,
+                label=f"class scale {scale:g}, {components} components, {pixels}")
+        for r in members:
+            ax.annotate(f"{r['setting'].temperature:g}", (r["recall"], r["precision"]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+    if floor:
+        ax.plot([floor["recall"]], [floor["precision"]], marker="*", markersize=14, color="black", linestyle="",
+                label="real drawings (training vs validation)")
+    ax.axhline(rule.min_precision, color="grey", linestyle="--", linewidth=1, label=f"precision floor {rule.min_precision:g}")
+    if picked:
+        ax.plot([picked["recall"]], [picked["precision"]], marker="o", markersize=14, fillstyle="none", color="red",
+                linestyle="", label=f"the rule's pick: {picked['setting'].label()}")
+    ax.set(xlabel="recall (variety: real drawings the samples cover)",
+           ylabel="precision (fidelity: samples among real drawings)", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    save_figure(path, fig)
+    plt.close(fig)

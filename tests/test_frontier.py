@@ -1,0 +1,46 @@
+"""The sampler's frontier: settings as written on the command line, the rule that picks one, the figure."""
+
+import pytest
+
+from quickdraw_vae.errors import QuickdrawError
+from quickdraw_vae.frontier import Rule, Setting, frontier_figure, mean_rows, pareto
+
+
+def _row(recall, precision=0.9, judge=0.96, weakest=0.93, copies=0.05, t=0.7):
+    return {"setting": Setting(t, 1.0, 20, 6.0), "recall": recall, "precision": precision, "judge": judge,
+            "weakest": weakest, "copies": copies}
+
+
+def test_a_setting_reads_temperature_scale_components_and_optional_sharpening():
+    assert Setting.parse("0.9:1.25:20") == Setting(0.9, 1.25, 20, None)
+    assert Setting.parse("1:1:10:1").label() == "T 1, x1, 10 comp., mean"
+    for bad in ("0.9:1.25", "a:1:20", "0:1:20", "0.9:1:0", "0.9:1:20:0", "0.9:-1:20"):
+        with pytest.raises(QuickdrawError, match="sampler setting"):
+            Setting.parse(bad)
+
+
+def test_the_rule_takes_the_highest_recall_that_clears_every_floor():
+    rows = [_row(0.70), _row(0.80), _row(0.95, precision=0.80), _row(0.90, weakest=0.91), _row(0.92, copies=0.08),
+            _row(0.85, judge=0.94)]
+    assert Rule().pick(rows) is rows[1]
+    assert Rule(min_precision=0.75).pick(rows) is rows[2]
+    assert Rule().pick([_row(0.9, precision=0.5)]) is None
+    unconditional = {**_row(0.6), "judge": None, "weakest": None}
+    assert Rule().pick([unconditional]) is unconditional, "no judge floors without classes"
+
+
+def test_the_pareto_front_drops_settings_beaten_on_both_axes():
+    a, b, c = _row(0.6, 0.95), _row(0.8, 0.85), _row(0.7, 0.84)
+    assert pareto([a, b, c]) == [a, b]
+
+
+def test_means_over_seeds_carry_their_standard_error():
+    (row,) = mean_rows([[_row(0.6)], [_row(0.8)]])
+    assert row["recall"] == pytest.approx(0.7) and row["recall_se"] == pytest.approx(0.1)
+    assert row["judge_se"] == 0
+
+
+def test_the_frontier_figure_is_written(tmp_path):
+    rows = [_row(0.6, 0.9, t=0.6), _row(0.7, 0.87, t=0.8), {**_row(0.75, 0.8), "setting": Setting(0.8, 1.25, 20, 1.0)}]
+    frontier_figure(tmp_path / "f.png", rows, rows[1], {"precision": 0.89, "recall": 0.9}, Rule(), "t")
+    assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
