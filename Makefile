@@ -13,7 +13,7 @@ VEGA_JS := $(VEGA_DIR)/node_modules/vega/build/vega.min.js $(VEGA_DIR)/node_modu
 	$(VEGA_DIR)/node_modules/vega-embed/build/vega-embed.min.js
 PLOTS_DIR ?= dvc_plots
 
-.PHONY: setup run test bench cost-curve claims results plots vega browser clean remote
+.PHONY: setup run test bench cost-curve claims verdict results plots vega browser clean remote
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -45,6 +45,19 @@ cost-curve: setup
 # E.g. CLAIMS_ARGS="--set data.source=../shared/quickdraw --runs 2" (2 runs decide nothing: a check of the machinery).
 claims: setup
 	PATH=$(abspath $(VENV))/bin:$$PATH python -m quickdraw_vae.claims $(CLAIMS_ARGS)
+
+# docs/verdict.md: the committed configuration against VERDICT_BEFORE's over fresh seeds, one offline run per seed
+# and configuration in runs/ (a clone each, one DVC cache: a sampler-only change reuses the trained models).
+VERDICT_SEEDS ?= 200 201 202 203 204
+VERDICT_DATA ?= --set data.source=../shared/quickdraw --set data.train_per_class=640 --set data.test_per_class=160
+VERDICT_BEFORE ?= --set sample.sharpen=6
+verdict: setup
+	$(PY) tools/seed_runs.py --out runs/after --seeds $(VERDICT_SEEDS) $(VERDICT_DATA)
+	$(PY) tools/seed_runs.py --out runs/before --seeds $(VERDICT_SEEDS) $(VERDICT_DATA) $(VERDICT_BEFORE)
+	$(PY) tools/seed_verdict.py --before $(addprefix runs/before/s,$(VERDICT_SEEDS)) \
+		--after $(addprefix runs/after/s,$(VERDICT_SEEDS)) --names "before ($(strip $(VERDICT_BEFORE)))" committed --out metrics/verdict.md
+	$(PY) tools/results_page.py --source metrics/verdict.md --out docs/verdict.md --title "Variety over fresh seeds" \
+		--command 'make verdict VERDICT_SEEDS="$(VERDICT_SEEDS)" VERDICT_BEFORE="$(VERDICT_BEFORE)"'
 
 # docs/results.md (and docs/claims.md when metrics/claims.md exists), stamped with the command that made them.
 RESULTS_COMMAND ?= dvc exp run -S data.source=../shared/quickdraw -S data.train_per_class=640 -S data.test_per_class=160

@@ -29,6 +29,14 @@ def test_the_rule_takes_the_highest_recall_that_clears_every_floor():
     assert Rule().pick([unconditional]) is unconditional, "no judge floors without classes"
 
 
+def test_when_nothing_passes_the_weakest_class_floor_is_lowered_a_point_at_a_time():
+    rows = [_row(0.70, weakest=0.905), _row(0.80, weakest=0.912), _row(0.9, weakest=0.95, precision=0.8)]
+    picked, rule = Rule().pick_relaxing(rows, lowest_weakest_class=0.90)
+    assert picked is rows[1] and rule.min_weakest_class == 0.91
+    assert Rule().pick_relaxing(rows[:1], lowest_weakest_class=0.91) == (None, Rule(min_weakest_class=0.91))
+    assert Rule().pick_relaxing([_row(0.6)], 0.9) == (Rule().pick([_row(0.6)]), Rule())
+
+
 def test_the_pareto_front_drops_settings_beaten_on_both_axes():
     a, b, c = _row(0.6, 0.95), _row(0.8, 0.85), _row(0.7, 0.84)
     assert pareto([a, b, c]) == [a, b]

@@ -96,3 +96,54 @@ def test_cost_curve_grows_valid_drawings_from_real_ones_and_writes_its_table_bet
     doc.write_text(f"# P\n\n{cost_curve.MARKERS[0]}\nold\n{cost_curve.MARKERS[1]}\n\n## After\n")
     cost_curve.write_section(doc, f"{cost_curve.MARKERS[0]}\nnew\n{cost_curve.MARKERS[1]}")
     assert doc.read_text() == f"# P\n\n{cost_curve.MARKERS[0]}\nnew\n{cost_curve.MARKERS[1]}\n\n## After\n"
+
+
+def test_seed_verdict_pairs_the_seeds_and_says_which_target_is_met(tmp_path):
+    import json
+
+    def run(folder, recall, precision, seed_shift):
+        generation = {f"{m}.sketch.{k}": v for m in ("conditional", "cnn_cnn", "rnn_cnn", "real_floor")
+                      for k, v in (("precision", precision), ("recall", recall + seed_shift), ("fid", 10.0))}
+        generation["copies"] = {m: {"share_closer": 0.05} for m in ("conditional", "cnn_cnn", "rnn_cnn")}
+        generation["conditional_per_class"] = {"hand": {"precision": precision, "recall": recall}}
+        judged = {"samples": {"conditional": {"accuracy": 0.96, "min_class_accuracy": 0.93,
+                                              "per_class": {"hand": {"accuracy": 0.93}}}}}
+        likelihood = {m: {"neg_elbo": 200.0 + seed_shift, "iwae_nll": 190.0} for m in ("cnn_cnn", "conditional")}
+        (folder / "metrics").mkdir(parents=True)
+        for name, data in (("generation", generation), ("classifier_eval", judged), ("likelihood", likelihood)):
+            (folder / "metrics" / f"{name}.json").write_text(json.dumps(data))
+        return folder
+
+    before = [run(tmp_path / "b" / f"s{s}", 0.70, 0.81, s / 100) for s in range(3)]
+    after = [run(tmp_path / "a" / f"s{s}", 0.82, 0.86, s / 100) for s in range(3)]
+    out = tmp_path / "verdict.md"
+    done = subprocess.run([sys.executable, REPO / "tools" / "seed_verdict.py", "--before", *before, "--after", *after,
+                           "--out", out], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rows = {line.split(" | ")[0].strip("| "): line for line in out.read_text().splitlines() if line.startswith("| ")}
+    assert rows["conditional recall"].endswith("| >= 0.8 | yes |") and "+0.12" in rows["conditional recall"]
+    assert rows["conditional precision"].endswith("| >= 0.85 | yes |")
+    assert rows["its weakest class"].endswith("| >= 0.92 | yes |")
+    assert "| hand | 0.700 | 0.820 |" in out.read_text()
+    missing = subprocess.run([sys.executable, REPO / "tools" / "seed_verdict.py", "--before", tmp_path / "none",
+                              tmp_path / "none2", "--after", *after[:2]], cwd=REPO, capture_output=True, text=True)
+    assert missing.returncode == 1 and "generation.json: cannot read it" in missing.stderr
+
+
+def test_seed_runs_clone_with_the_seed_in_every_seed_param_and_one_shared_cache(tmp_path):
+    import yaml
+
+    sys.path.insert(0, str(REPO / "tools"))
+    import seed_runs
+
+    seed_runs.prepare(tmp_path / "s7", tmp_path / "cache", [("data.source", "../shared/quickdraw"),
+                                                            ("sample.temperature", 0.9)], 7)
+    params = yaml.safe_load((tmp_path / "s7" / "params.yaml").read_text())
+    assert params["train"]["seed"] == params["sample"]["seed"] == params["evaluate"]["seed"] == 7
+    assert params["judge"]["seed"] == 0, "the judge is the ruler: fixed"
+    assert params["sample"]["temperature"] == 0.9 and params["data"]["source"] == str((REPO.parent / "shared/quickdraw").resolve())
+    assert str(tmp_path / "cache") in (tmp_path / "s7" / ".dvc" / "config.local").read_text()
+    import pytest
+
+    with pytest.raises(SystemExit, match="no key sample.temprature"):
+        seed_runs.apply(params, "sample.temprature", 1.0)

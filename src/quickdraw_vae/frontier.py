@@ -12,7 +12,7 @@ recall among the settings whose means over seeds clear every floor. Test drawing
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -64,6 +64,14 @@ class Rule:
         passing = [r for r in rows if self.passes(r)]
         return max(passing, key=lambda r: r["recall"]) if passing else None
 
+    def pick_relaxing(self, rows: list[dict], lowest_weakest_class: float, step: float = 0.01) -> tuple[dict | None, "Rule"]:
+        """`pick`, and when nothing passes, the same with the weakest-class floor a `step` lower at a time, down
+        to `lowest_weakest_class`; returns the pick (or None) and the rule that made it."""
+        rule = self
+        while (picked := rule.pick(rows)) is None and rule.min_weakest_class - step >= lowest_weakest_class - 1e-9:
+            rule = replace(rule, min_weakest_class=round(rule.min_weakest_class - step, 6))
+        return picked, rule
+
     def describe(self) -> str:
         return (f"the highest recall with precision >= {self.min_precision:g}, judge accuracy >= {self.min_judge:.0%}, "
                 f"every class >= {self.min_weakest_class:.0%} and a copy share <= {self.max_copies:.1%} "
@@ -95,34 +103,45 @@ def mean_rows(per_seed: list[list[dict]]) -> list[dict]:
     return out
 
 
-def frontier_figure(path, rows: list[dict], picked: dict | None, floor: dict | None, rule: Rule, title: str) -> None:
+def frontier_figure(path, rows: list[dict], picked: dict | None, floor: dict | None, rule: Rule, title: str,
+                    marked: dict[str, dict] | None = None) -> None:
     """Precision against recall: one line per class scale, mixture size and pixel mapping through its
-    temperatures (labelled), the rule's floor on precision, its pick circled, real drawings as a star."""
+    temperatures (labelled); filled points clear the rule's floors other than precision (judge, weakest
+    class, copies), hollow ones do not; the precision floor dashed, the rule's pick circled, `marked` rows
+    (label -> row) as squares, real drawings as a star."""
     from .files import save_figure
     from .plots import plt
 
-    fig, ax = plt.subplots(figsize=(8, 6))
+    fig, ax = plt.subplots(figsize=(9, 6.5))
     series: dict[tuple, list[dict]] = {}
     for r in rows:
         s = r["setting"]
         series.setdefault((s.class_scale, s.components, s.sharpen), []).append(r)
+    others = replace(rule, min_precision=0.0)
     for (scale, components, sharpen), members in series.items():
         members = sorted(members, key=lambda r: r["setting"].temperature)
         pixels = "the run's pixels" if sharpen is None else "mean pixels" if sharpen == 1 else f"sharpened k {sharpen:g}"
-        ax.plot([r["recall"] for r in members], [r["precision"] for r in members], marker="o", markersize=4,
-                label=f"class scale {scale:g}, {components} components, {pixels}")
+        line, = ax.plot([r["recall"] for r in members], [r["precision"] for r in members], linewidth=1,
+                        label=f"class scale {scale:g}, {components} components, {pixels}")
         for r in members:
+            ax.plot([r["recall"]], [r["precision"]], marker="o", markersize=5, color=line.get_color(),
+                    fillstyle="full" if others.passes(r) else "none", linestyle="")
             ax.annotate(f"{r['setting'].temperature:g}", (r["recall"], r["precision"]), fontsize=7,
                         xytext=(3, 3), textcoords="offset points")
     if floor:
         ax.plot([floor["recall"]], [floor["precision"]], marker="*", markersize=14, color="black", linestyle="",
                 label="real drawings (training vs validation)")
     ax.axhline(rule.min_precision, color="grey", linestyle="--", linewidth=1, label=f"precision floor {rule.min_precision:g}")
+    for label, r in (marked or {}).items():
+        ax.plot([r["recall"]], [r["precision"]], marker="s", markersize=12, fillstyle="none", color="black",
+                linestyle="", label=f"{label}: {r['setting'].label()}")
     if picked:
-        ax.plot([picked["recall"]], [picked["precision"]], marker="o", markersize=14, fillstyle="none", color="red",
+        ax.plot([picked["recall"]], [picked["precision"]], marker="o", markersize=15, fillstyle="none", color="red",
                 linestyle="", label=f"the rule's pick: {picked['setting'].label()}")
     ax.set(xlabel="recall (variety: real drawings the samples cover)",
-           ylabel="precision (fidelity: samples among real drawings)", title=title)
+           ylabel="precision (fidelity: samples among real drawings)",
+           title=f"{title}\nfilled: judge >= {rule.min_judge:.0%}, every class >= {rule.min_weakest_class:.0%}, "
+                 f"copies <= {rule.max_copies:.1%}; hollow: not")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()

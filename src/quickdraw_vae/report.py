@@ -78,7 +78,7 @@ def summary(metrics: dict[str, dict]) -> tuple[str, dict[str, dict[str, float]]]
                 cells.append(f"{value:.4f}" if metric == "kid" else f"{value:.2f}")
         acc = classified["samples"].get(m, {}).get("accuracy")
         acc_cell = f"{acc:.1%}" if acc is not None else ("–" if m != "real_floor" else f"{real['accuracy']:.1%} (real test)")
-        label = {"real_floor": "real train vs test (floor)"}.get(m, m.replace("_prior", " (prior N(0, I), mean pixels)"))
+        label = {"real_floor": "real train vs test (floor)"}.get(m, m.replace("_prior", " (its prior, mean pixels)"))
         ref = reference.get(m)
         ref_cell = f"{ref['fid']:.2f} / {ref['kid']:.4f}" if ref else "–"
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {acc_cell} | {ref_cell} |")

@@ -251,7 +251,7 @@ class SampleSet:
 
 def sample_model(model, name: str, train, classes: list[str], sp) -> SampleSet:
     """`sample.n` drawings from `model` the way `sample.*` asks, the mixture fitted on `train` (a Split),
-    and the baseline drawn the plain way (z ~ N(0, I), mean pixels), so evaluation can say what the
+    and the baseline drawn the plain way (z from the model's prior, mean pixels), so evaluation can say what the
     sampler itself buys."""
     sampler = sampler_from_params(sp, model, train.images, train.labels)
     labels = balanced_labels(sp.n, len(classes)) if model.cfg.conditional else None
