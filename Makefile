@@ -51,11 +51,14 @@ claims: setup
 VERDICT_SEEDS ?= 200 201 202 203 204
 VERDICT_DATA ?= --set data.source=../shared/quickdraw --set data.train_per_class=640 --set data.test_per_class=160
 VERDICT_BEFORE ?= --set sample.sharpen=6
+# tools/sampler_study.py --workspace runs/after/s200 --setting <before> --setting <after> --figure docs/figures/...
+VERDICT_FIGURE ?= figures/sharpen_before_after.png
 verdict: setup
 	$(PY) tools/seed_runs.py --out runs/after --seeds $(VERDICT_SEEDS) $(VERDICT_DATA)
 	$(PY) tools/seed_runs.py --out runs/before --seeds $(VERDICT_SEEDS) $(VERDICT_DATA) $(VERDICT_BEFORE)
 	$(PY) tools/seed_verdict.py --before $(addprefix runs/before/s,$(VERDICT_SEEDS)) \
-		--after $(addprefix runs/after/s,$(VERDICT_SEEDS)) --names "before ($(strip $(VERDICT_BEFORE)))" committed --out metrics/verdict.md
+		--after $(addprefix runs/after/s,$(VERDICT_SEEDS)) --names "before ($(strip $(VERDICT_BEFORE)))" committed --out metrics/verdict.md \
+		$(if $(VERDICT_FIGURE),--figure $(VERDICT_FIGURE))
 	$(PY) tools/results_page.py --source metrics/verdict.md --out docs/verdict.md --title "Variety over fresh seeds" \
 		--command 'make verdict VERDICT_SEEDS="$(VERDICT_SEEDS)" VERDICT_BEFORE="$(VERDICT_BEFORE)"'
 

@@ -115,12 +115,15 @@ def main() -> int:
     ap.add_argument("--names", nargs=2, default=("before", "after"))
     ap.add_argument("--seeds", nargs="+", help="the seeds' names, in order (default: the after folders' names)")
     ap.add_argument("--out", type=Path, help="write the table here too")
+    ap.add_argument("--figure", help="a figure of the same draws before and after, linked from the page (docs/-relative)")
     args = ap.parse_args()
     if len(args.before) != len(args.after) or len(args.after) < 2:
         print("--before and --after: the same seeds, at least 2", file=sys.stderr)
         return 1
     text = page([read_run(f) for f in args.before], [read_run(f) for f in args.after], tuple(args.names),
                 args.seeds or [f.name for f in args.after])
+    if args.figure:
+        text += f"\n![The same latent draws before and after]({args.figure})\n"
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text)
