@@ -383,7 +383,8 @@ def figures_section(blocks: dict[str, list[dict]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-# The headline figures a choice of docs/decisions.md was made on (the sampler, the schedule, the class scale).
+# The headline figures a choice of docs/decisions.md was made on (the sampler, the schedule, the class scale,
+# the pixel mapping's precision-recall rule).
 CHOSEN = [("judge on conditional samples", JUDGED, "samples.conditional.accuracy"),
           ("its weakest class", JUDGED, "samples.conditional.min_class_accuracy"),
           ("sketch FID conditional", GENERATION, "conditional.sketch.fid"),
@@ -391,6 +392,7 @@ CHOSEN = [("judge on conditional samples", JUDGED, "samples.conditional.accuracy
           ("sketch FID conditional vs train", GENERATION, "train_reference.conditional.fid"),
           ("copy share conditional", GENERATION, "copies.conditional.share_closer"),
           ("reconstructions recognised RNN-CNN", JUDGED, "reconstructions.rnn_cnn.accuracy"),
+          ("precision conditional", GENERATION, "conditional.sketch.precision"),
           ("recall conditional", GENERATION, "conditional.sketch.recall"),
           ("test -ELBO CNN-CNN", LIKELIHOOD, "cnn_cnn.neg_elbo")]
 
