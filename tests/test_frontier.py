@@ -3,7 +3,7 @@
 import pytest
 
 from quickdraw_vae.errors import QuickdrawError
-from quickdraw_vae.frontier import Rule, Setting, frontier_figure, mean_rows, pareto
+from quickdraw_vae.frontier import Rule, Setting, frontier_figure, mean_rows
 
 
 def _row(recall, precision=0.9, judge=0.96, weakest=0.93, copies=0.05, t=0.7):
@@ -35,11 +35,6 @@ def test_when_nothing_passes_the_weakest_class_floor_is_lowered_a_point_at_a_tim
     assert picked is rows[1] and rule.min_weakest_class == 0.91
     assert Rule().pick_relaxing(rows[:1], lowest_weakest_class=0.91) == (None, Rule(min_weakest_class=0.91))
     assert Rule().pick_relaxing([_row(0.6)], 0.9) == (Rule().pick([_row(0.6)]), Rule())
-
-
-def test_the_pareto_front_drops_settings_beaten_on_both_axes():
-    a, b, c = _row(0.6, 0.95), _row(0.8, 0.85), _row(0.7, 0.84)
-    assert pareto([a, b, c]) == [a, b]
 
 
 def test_means_over_seeds_carry_their_standard_error():

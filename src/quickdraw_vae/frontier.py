@@ -78,13 +78,6 @@ class Rule:
                 "(means over seeds, validation drawings)")
 
 
-def pareto(rows: list[dict]) -> list[dict]:
-    """The rows no other row beats in both precision and recall, by recall."""
-    front = [r for r in rows if not any(o["precision"] >= r["precision"] and o["recall"] >= r["recall"]
-                                        and (o["precision"], o["recall"]) != (r["precision"], r["recall"]) for o in rows)]
-    return sorted(front, key=lambda r: r["recall"])
-
-
 def mean_rows(per_seed: list[list[dict]]) -> list[dict]:
     """Per setting, the mean and standard error over seeds of every figure (`<key>_se`)."""
     out = []
