@@ -293,3 +293,17 @@ def test_a_split_sent_to_another_process_travels_as_its_folder_not_its_drawings(
     assert np.array_equal(back.labels, split.labels)
     subset = bounded(split, 30, seed=0)  # in memory: travels as it is
     assert np.array_equal(pickle.loads(pickle.dumps(subset)).images, subset.images)
+
+
+def test_a_write_clears_the_temporaries_a_killed_writer_of_the_same_path_left(tmp_path):
+    from quickdraw_vae.files import atomic_dir, write_json
+
+    (tmp_path / ".metrics.json.k1ll3d.json").write_text("{half")  # SIGKILL between write and rename
+    (tmp_path / ".other.json.k1ll3d.json").write_text("{}")  # another path's: not ours to remove
+    write_json(tmp_path / "metrics.json", {"epoch": 4})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.json.k1ll3d.json", "metrics.json"]
+    (tmp_path / ".train.x1y2").mkdir()
+    (tmp_path / ".train.x1y2" / "images.npy").write_bytes(b"half")
+    with atomic_dir(tmp_path / "train") as folder:
+        (folder / "labels.npy").write_bytes(b"ok")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.json.k1ll3d.json", "metrics.json", "train"]

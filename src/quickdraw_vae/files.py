@@ -10,11 +10,23 @@ from pathlib import Path
 from typing import Iterator
 
 
+def _stale(path: Path, folders: bool) -> Iterator[Path]:
+    """Temporaries an earlier writer of `path` left when it was killed (SIGKILL runs no `finally`): one writer
+    a path at a time, so any found before a write are its own leftovers."""
+    import glob
+
+    for candidate in path.parent.glob(f".{glob.escape(path.name)}.*"):
+        if candidate.is_dir() == folders and not candidate.is_symlink():
+            yield candidate
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; it replaces `path` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in _stale(path, folders=False):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
@@ -32,6 +44,8 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in _stale(path, folders=True):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
