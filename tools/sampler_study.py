@@ -146,7 +146,7 @@ def table(rows: list[dict], picked: dict | None, floor: dict) -> str:
         return f"{k * r[key]:.{digits}f} +- {k * r[f'{key}_se']:.{digits}f}"
 
     buf = io.StringIO()
-    buf.write("| T | class scale | k | pixels | precision | recall | judge accuracy % | weakest class % | copies % | "
+    buf.write("| T | class scale | components | pixels | precision | recall | judge accuracy % | weakest class % | copies % | "
               "FID vs train |\n|---|---|---|---|---|---|---|---|---|---|\n")
     for r in rows:
         s = r["setting"]
