@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from quickdraw_vae.errors import QuickdrawError
-from quickdraw_vae.losses import bce, iwae_nll, kld
-from quickdraw_vae.models import VAE, FoldConvTranspose2d, ModelConfig, load_checkpoint, save_checkpoint
+from quickdraw_vae.losses import bce, iwae_nll
+from quickdraw_vae.models import VAE, FoldConvTranspose2d, ModelConfig, kld, load_checkpoint, save_checkpoint
 
 SMALL = dict(latent=4, channels=4, hidden=16, rnn_hidden=8, dropout=0.0)
 

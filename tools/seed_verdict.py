@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from quickdraw_vae.experiments import flatten
 from quickdraw_vae.stats import judge_difference
 
 # (label, file, key or a function of the three files, target as (">=" | "<=", value) or None)
@@ -40,19 +41,13 @@ FIGURES = [
 ]
 
 
-def _get(node: dict, dotted: str):
-    if dotted in node:  # generation.json's flat keys
-        return node[dotted]
-    head, _, rest = dotted.partition(".")
-    return _get(node[head], rest)
-
-
 def read_run(folder: Path) -> dict:
+    """Each metrics file of one run as dotted keys (`copies.conditional.share_closer`)."""
     out = {}
     for name in ("generation", "classifier_eval", "likelihood"):
         path = folder / "metrics" / f"{name}.json"
         try:
-            out[name] = json.loads(path.read_text())
+            out[name] = flatten(json.loads(path.read_text()))
         except (OSError, ValueError) as e:
             print(f"{path}: cannot read it ({type(e).__name__})", file=sys.stderr)
             raise SystemExit(1)
@@ -64,7 +59,7 @@ def values(runs: list[dict], file: str, key) -> list[list[float]]:
     if callable(key):
         return [[float(key(r)) for r in runs]]
     keys = key if isinstance(key, tuple) else (key,)
-    return [[float(_get(r[file], k)) for r in runs] for k in keys]
+    return [[float(r[file][k]) for r in runs] for k in keys]
 
 
 def _fmt(v: float) -> str:
@@ -92,14 +87,16 @@ def page(before: list[dict], after: list[dict], names: tuple[str, str], seeds: l
             target_cell = f"{op} {bound:g}"
             met = "yes" if (mean >= bound if op == ">=" else mean <= bound) else "**no**"
         lines.append(f"| {label} | {cells_b} | {cells_a} | {' / '.join(diffs)} | {target_cell} | {met} |")
-    classes = list(after[0]["generation"].get("conditional_per_class", {}))
+    classes = [k.split(".")[1] for k in after[0]["generation"]
+               if k.startswith("conditional_per_class.") and k.endswith(".recall")]
     if classes:
         lines += ["", "Per class, conditional samples against the class's test drawings (mean over seeds):", "",
                   f"| class | recall {names[0]} | recall {names[1]} | precision {names[0]} | precision {names[1]} | "
                   f"judge {names[0]} | judge {names[1]} |", "|---|---|---|---|---|---|---|"]
+        def mean(runs, file, key):
+            return np.mean([r[file][key] for r in runs])
+
         for c in classes:
-            def mean(runs, file, key):
-                return np.mean([_get(r[file], key) for r in runs])
             pc = f"conditional_per_class.{c}"
             judged = f"samples.conditional.per_class.{c}.accuracy"
             lines.append(f"| {c} | {mean(before, 'generation', pc + '.recall'):.3f} | {mean(after, 'generation', pc + '.recall'):.3f} | "

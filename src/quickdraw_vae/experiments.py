@@ -83,11 +83,12 @@ def metric(row: dict, path: str, key: str):
     return row.get(f"{path}:{key}", row.get(key))
 
 
-def _flatten(tree: dict, prefix: str = "") -> dict:
+def flatten(tree: dict, prefix: str = "") -> dict:
+    """Nested dicts as one level of dotted keys (`copies.conditional.share_closer`)."""
     out = {}
     for key, value in tree.items():
         if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
+            out.update(flatten(value, f"{prefix}{key}."))
         else:
             out[f"{prefix}{key}"] = value
     return out
@@ -106,7 +107,7 @@ def experiment_metrics(rev: str, paths=DETAIL_FILES, repo: str | None = None) ->
             tree = json.loads(dvc.api.read(path, rev=rev, repo=repo))
         except (FileNotFoundError, PathMissingError):
             continue  # a file this experiment's stages did not write (a target before `evaluate`; a running one)
-        out.update({f"{path}:{key}": value for key, value in _flatten(tree).items()})
+        out.update({f"{path}:{key}": value for key, value in flatten(tree).items()})
     return out
 
 

@@ -22,11 +22,6 @@ def bce(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
 
 
-def kld(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """Per-drawing KL(q(z|x) || N(0, I)), shape (B,)."""
-    return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
-
-
 @torch.no_grad()
 def iwae_nll(model, x: torch.Tensor, y: torch.Tensor | None, k: int, chunk: int = 4096) -> torch.Tensor:
     """-log p(x) bounded with k importance samples, per drawing, shape (B,).

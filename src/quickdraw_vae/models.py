@@ -262,14 +262,15 @@ class VAE(nn.Module):
     def log_prior(self, z):
         """log p(z) per code, shape (...,) for codes (..., latent)."""
         if self.prior is None:
-            return -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(-1)
+            zero = torch.zeros_like(z)
+            return gaussian_log_prob(z, zero, zero)
         return self.prior.log_prob(z)
 
     def kl(self, mu, logvar, z):
         """KL(q(z|x) || p(z)) per drawing: analytic against N(0, I); against a mixture, which has no closed
         form, log q(z|x) - log p(z) at the drawing's sampled code `z` (unbiased, one sample)."""
         if self.prior is None:
-            return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
+            return kld(mu, logvar)
         return gaussian_log_prob(z, mu, logvar) - self.prior.log_prob(z)
 
     def sample_prior(self, n: int, gen: torch.Generator) -> torch.Tensor:
@@ -284,6 +285,11 @@ class VAE(nn.Module):
         mu, logvar = self.encode(x, y)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
         return self.decode(z, y), mu, logvar, self.kl(mu, logvar, z)
+
+
+def kld(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Per-drawing KL(q(z|x) || N(0, I)), shape (B,)."""
+    return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
 
 
 def gaussian_log_prob(z, mu, logvar):
