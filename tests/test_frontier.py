@@ -47,3 +47,12 @@ def test_the_frontier_figure_is_written(tmp_path):
     rows = [_row(0.6, 0.9, t=0.6), _row(0.7, 0.87, t=0.8), {**_row(0.75, 0.8), "setting": Setting(0.8, 1.25, 20, 1.0)}]
     frontier_figure(tmp_path / "f.png", rows, rows[1], {"precision": 0.89, "recall": 0.9}, Rule(), "t")
     assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ceiling = [{**_row(0.88, 0.8), "setting": None, "codes": "training drawings' posterior means", "class_scale": 1.0,
+                "sharpen": 5.0}]
+    frontier_figure(tmp_path / "c.png", rows, None, None, Rule(), "t", ceiling=ceiling)
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_names_pass_through_the_means_over_seeds():
+    (row,) = mean_rows([[{"setting": None, "codes": "c", "recall": 0.6}], [{"setting": None, "codes": "c", "recall": 0.8}]])
+    assert row["codes"] == "c" and row["recall"] == pytest.approx(0.7)

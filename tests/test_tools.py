@@ -71,6 +71,19 @@ def test_sampler_study_scores_every_setting_with_the_experiments_own_params(tmp_
     (unconditional,), _ = sampler_study.score_experiment(tmp_path, settings[:1], model="cnn_cnn")
     assert unconditional["judge"] is None and 0 <= unconditional["recall"] <= 1
 
+    # The ceiling: the training drawings' own codes under each pixel mapping and class scale the settings use
+    scored, _ = sampler_study.score_experiment(tmp_path, settings[:2], ceiling=True)
+    assert scored[:2] == [as_trained, scaled]
+    ceiling = scored[2:]
+    assert [(r["codes"], r["class_scale"]) for r in ceiling] == [
+        (f"training drawings' posterior {kind}", scale) for scale in (1.0, 3.0) for kind in ("means", "draws")]
+    assert all(r["setting"] is None and r["sharpen"] == base_params["sample"]["sharpen"] for r in ceiling)
+    codes, labels = sampler_study.training_codes(sampler_study.load_experiment(tmp_path), 50, 0)
+    assert codes["posterior means"].shape == codes["posterior draws"].shape == (50, 4) and labels.shape == (50,)
+    assert not torch.equal(codes["posterior means"], codes["posterior draws"])
+    page = sampler_study.table(mean_rows([scored] * 2), None, mean_rows([[{"setting": None, **floor}]] * 2)[0])
+    assert page.count("(no sampler) |") == 4
+
 
 def test_cost_curve_grows_valid_drawings_from_real_ones_and_writes_its_table_between_markers(tmp_path, shared_quickdraw):
     import numpy as np

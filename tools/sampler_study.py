@@ -15,6 +15,10 @@ Per setting: the mean and standard error over the runs; the rule's pick (`fronti
 are never read. A sampler setting retrains nothing, so the runs' spread here is the models' spread.
 `--figure PATH`: the first run's drawings, 12 per class under each setting, from the same seed (the same
 latent draws wherever only the class scale or the pixel mapping differs).
+`--ceiling`: the codes no sampler or prior can beat with the run's decoder, scored the same way: `sample.n`
+training drawings' own codes (their posterior means, and one draw of each drawing's posterior: the
+aggregate posterior every prior and sampler approximates), decoded at each pixel mapping and class scale
+the settings use.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from quickdraw_vae.judge import classify_samples, load_judge
 from quickdraw_vae.metrics import copy_check, precision_recall, train_reference
 from quickdraw_vae.models import VAE, load_checkpoint
 from quickdraw_vae.params import ALL_MODELS, Params, parse_params
-from quickdraw_vae.sampling import balanced_labels, generate, sampler_from_params
+from quickdraw_vae.sampling import Sampler, balanced_labels, generate, sampler_from_params
 
 
 def _fetch(rev: str, folder: Path, model: str) -> None:
@@ -97,24 +101,62 @@ def draw(exp: Experiment, settings: list[Setting], labels) -> list[np.ndarray]:
     return out
 
 
-def score_experiment(folder: Path, settings: list[Setting], model: str = "conditional") -> tuple[list[dict], dict]:
-    """Every setting's figures on one run's validation drawings, and the real drawings' own (training
-    drawings against validation ones): the floor."""
+@torch.no_grad()
+def training_codes(exp: Experiment, n: int, seed: int) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+    """`n` training drawings' codes (a seeded choice): their posterior means, and one draw of each
+    drawing's posterior; with the drawings' labels for a conditional model."""
+    from quickdraw_vae.data import Pixels, read_rows
+
+    gen = torch.Generator().manual_seed(seed)
+    rows = torch.randperm(len(exp.train.labels), generator=gen)[:n].sort().values.numpy()
+    x, y = Pixels(read_rows(exp.train.images, rows)), torch.from_numpy(exp.train.labels[rows])
+    labels = y if exp.model.cfg.conditional else None
+    exp.model.eval()
+    mu, logvar = (torch.cat(parts) for parts in zip(*(exp.model.encode(x[i : i + 256]) for i in range(0, len(y), 256))))
+    drawn = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen)
+    return {"posterior means": mu, "posterior draws": drawn}, labels
+
+
+@torch.no_grad()
+def decode_codes(exp: Experiment, z: torch.Tensor, labels, sharpen: float, class_scale: float = 1.0) -> np.ndarray:
+    pixels = Sampler("prior", 1.0, "mean" if sharpen == 1 else "sharpened", sharpen)
+    return np.concatenate([pixels.pixels_from_logits(exp.model.decode(
+        z[i : i + 256], None if labels is None else labels[i : i + 256], class_scale)) for i in range(0, len(z), 256)])
+
+
+def score_images(exp: Experiment, judge, images: np.ndarray, labels, model: str) -> dict:
+    validation = exp.validation.images
+    row = {"judge": None, "weakest": None}
+    if labels is not None:
+        judged = classify_samples(judge, {model: (images, labels.numpy())}, exp.classes)[model]
+        row.update(judge=judged["accuracy"], weakest=judged["min_class_accuracy"])
+    row["copies"] = copy_check({model: images}, exp.train.images, validation)[model]["share_closer"]
+    row["fid"] = train_reference({model: images}, exp.train.images, exp.judge_path, exp.params.evaluate)[model]["fid"]
+    row.update(precision_recall(images, validation, exp.judge_path, exp.params.evaluate.seed))
+    return row
+
+
+def score_experiment(folder: Path, settings: list[Setting], model: str = "conditional",
+                     ceiling: bool = False) -> tuple[list[dict], dict]:
+    """Every setting's figures on one run's validation drawings (then, with `ceiling`, the training codes'
+    rows, `setting` None and a `codes` name), and the real drawings' own (training drawings against
+    validation ones): the floor."""
     exp = load_experiment(folder, model)
     judge, _ = load_judge(exp.judge_path)
     labels = _labels(exp, exp.params.sample.n)
-    validation, seed = exp.validation.images, exp.params.evaluate.seed
-    out = []
-    for setting, images in zip(settings, draw(exp, settings, labels)):
-        row = {"setting": setting, "judge": None, "weakest": None}
-        if labels is not None:
-            judged = classify_samples(judge, {model: (images, labels.numpy())}, exp.classes)[model]
-            row.update(judge=judged["accuracy"], weakest=judged["min_class_accuracy"])
-        row["copies"] = copy_check({model: images}, exp.train.images, validation)[model]["share_closer"]
-        row["fid"] = train_reference({model: images}, exp.train.images, exp.judge_path, exp.params.evaluate)[model]["fid"]
-        row.update(precision_recall(images, validation, exp.judge_path, seed))
-        out.append(row)
-    floor = precision_recall(np.asarray(exp.train.images), validation, exp.judge_path, seed)
+    out = [{"setting": setting, **score_images(exp, judge, images, labels, model)}
+           for setting, images in zip(settings, draw(exp, settings, labels))]
+    if ceiling:
+        codes, code_labels = training_codes(exp, exp.params.sample.n, exp.params.sample.seed)
+        default = exp.params.sample.sharpen if exp.params.sample.pixels == "sharpened" else 1.0
+        scales = sorted({s.class_scale for s in settings}) if labels is not None else [1.0]
+        for sharpen in sorted({default if s.sharpen is None else s.sharpen for s in settings}):
+            for scale in scales:
+                for name, z in codes.items():
+                    images = decode_codes(exp, z, code_labels, sharpen, scale)
+                    out.append({"setting": None, "codes": f"training drawings' {name}", "sharpen": sharpen,
+                                "class_scale": scale, **score_images(exp, judge, images, code_labels, model)})
+    floor = precision_recall(np.asarray(exp.train.images), exp.validation.images, exp.judge_path, exp.params.evaluate.seed)
     return out, floor
 
 
@@ -148,13 +190,16 @@ def table(rows: list[dict], picked: dict | None, floor: dict) -> str:
     buf = io.StringIO()
     buf.write("| T | class scale | components | pixels | precision | recall | judge accuracy % | weakest class % | copies % | "
               "FID vs train |\n|---|---|---|---|---|---|---|---|---|---|\n")
+    def pixels(sharpen):
+        return "run's" if sharpen is None else "mean" if sharpen == 1 else f"k {sharpen:g}"
+
     for r in rows:
         s = r["setting"]
-        pixels = "run's" if s.sharpen is None else "mean" if s.sharpen == 1 else f"k {s.sharpen:g}"
         mark = "**" if r is picked else ""
-        buf.write(f"| {mark}{s.temperature:g}{mark} | {s.class_scale:g} | {s.components} | {pixels} | "
-                  f"{cell(r, 'precision')} | {cell(r, 'recall')} | {cell(r, 'judge', True)} | {cell(r, 'weakest', True)} | "
-                  f"{cell(r, 'copies', True)} | {cell(r, 'fid')} |\n")
+        first = (f"{mark}{s.temperature:g}{mark} | {s.class_scale:g} | {s.components} | {pixels(s.sharpen)}" if s else
+                 f"{r['codes']} (no sampler) | {r['class_scale']:g} | | {pixels(r['sharpen'])}")
+        buf.write(f"| {first} | {cell(r, 'precision')} | {cell(r, 'recall')} | {cell(r, 'judge', True)} | "
+                  f"{cell(r, 'weakest', True)} | {cell(r, 'copies', True)} | {cell(r, 'fid')} |\n")
     buf.write(f"| real training drawings | | | | {cell(floor, 'precision')} | {cell(floor, 'recall')} | | | | |\n")
     return buf.getvalue()
 
@@ -167,6 +212,7 @@ def main() -> int:
     ap.add_argument("--setting", action="append", type=Setting.parse, required=True,
                     help="temperature:class_scale:gmm_components[:sharpen] (repeat)")
     ap.add_argument("--model", choices=ALL_MODELS, default="conditional")
+    ap.add_argument("--ceiling", action="store_true", help="also score the training drawings' own codes, decoded")
     ap.add_argument("--all-commits", action="store_true", help="experiments of every commit, not only of HEAD")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--figure", type=Path, help="also draw the first run's samples under each setting")
@@ -182,7 +228,7 @@ def main() -> int:
     rule = Rule(args.min_precision, args.min_judge, args.min_weakest_class, args.max_copies)
 
     def studied(folder: Path, first: bool):
-        scored = score_experiment(folder, args.setting, args.model)
+        scored = score_experiment(folder, args.setting, args.model, args.ceiling)
         if args.figure and first:
             settings_figure(folder, args.setting, args.figure, model=args.model)
         return scored
@@ -209,7 +255,8 @@ def main() -> int:
         names = [r["Experiment"] for r in rows]
     rows = mean_rows([scores for scores, _ in results])
     floor = mean_rows([[{"setting": None, **f}] for _, f in results])[0]
-    picked, used = rule.pick_relaxing(rows, args.relax_weakest_class_to)
+    settings_rows = [r for r in rows if r["setting"] is not None]
+    picked, used = rule.pick_relaxing(settings_rows, args.relax_weakest_class_to)
     print(f"{len(results)} runs ({', '.join(names)}), {args.model}; mean +- standard error over them\n")
     print(table(rows, picked, floor))
     print(f"Rule: {rule.describe()}; with none passing, the weakest-class floor lowered a point at a time down to "
@@ -217,9 +264,9 @@ def main() -> int:
     relaxed = f" (the weakest-class floor at {used.min_weakest_class:.0%})" if used != rule else ""
     print(f"Pick: {picked['setting'].label()}{relaxed}." if picked else "Pick: no setting passes the rule.")
     if args.frontier:
-        marked = {"as committed": r for r in rows if r["setting"] in args.mark}
-        frontier_figure(args.frontier, rows, picked, floor, used, f"{args.model}: sampler settings on validation, "
-                        f"mean of {len(results)} runs", marked)
+        marked = {"as committed": r for r in settings_rows if r["setting"] in args.mark}
+        frontier_figure(args.frontier, settings_rows, picked, floor, used, f"{args.model}: sampler settings on validation, "
+                        f"mean of {len(results)} runs", marked, [r for r in rows if r["setting"] is None])
     return 0
 
 

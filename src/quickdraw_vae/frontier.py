@@ -86,8 +86,8 @@ def mean_rows(per_seed: list[list[dict]]) -> list[dict]:
         for key, value in rows[0].items():
             if key == "setting":
                 continue
-            if value is None:
-                merged[key] = None
+            if value is None or isinstance(value, str):  # absent figures, and names
+                merged[key] = value
                 continue
             values = np.array([r[key] for r in rows], float)
             merged[key] = float(values.mean())
@@ -97,11 +97,12 @@ def mean_rows(per_seed: list[list[dict]]) -> list[dict]:
 
 
 def frontier_figure(path, rows: list[dict], picked: dict | None, floor: dict | None, rule: Rule, title: str,
-                    marked: dict[str, dict] | None = None) -> None:
+                    marked: dict[str, dict] | None = None, ceiling: list[dict] | None = None) -> None:
     """Precision against recall: one line per class scale, mixture size and pixel mapping through its
     temperatures (labelled); filled points clear the rule's floors other than precision (judge, weakest
     class, copies), hollow ones do not; the precision floor dashed, the rule's pick circled, `marked` rows
-    (label -> row) as squares, real drawings as a star."""
+    (label -> row) as squares, real drawings as a star, `ceiling` rows (the training drawings' own codes,
+    decoded: `codes`, `class_scale`, `sharpen`) as diamonds."""
     from .files import save_figure
     from .plots import plt
 
@@ -128,6 +129,10 @@ def frontier_figure(path, rows: list[dict], picked: dict | None, floor: dict | N
     for label, r in (marked or {}).items():
         ax.plot([r["recall"]], [r["precision"]], marker="s", markersize=12, fillstyle="none", color="black",
                 linestyle="", label=f"{label}: {r['setting'].label()}")
+    for r in ceiling or ():
+        ax.plot([r["recall"]], [r["precision"]], marker="D", markersize=7, linestyle="",
+                fillstyle="full" if others.passes(r) else "none",
+                label=f"{r['codes']}, class scale {r['class_scale']:g}, k {r['sharpen']:g} (no sampler)")
     if picked:
         ax.plot([picked["recall"]], [picked["precision"]], marker="o", markersize=15, fillstyle="none", color="red",
                 linestyle="", label=f"the rule's pick: {picked['setting'].label()}")
