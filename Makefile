@@ -50,9 +50,9 @@ claims: setup
 # and configuration in runs/ (a clone each, one DVC cache: a sampler-only change reuses the trained models).
 VERDICT_SEEDS ?= 200 201 202 203 204
 VERDICT_DATA ?= --set data.source=../shared/quickdraw --set data.train_per_class=640 --set data.test_per_class=160
-VERDICT_BEFORE ?= --set sample.sharpen=6
+VERDICT_BEFORE ?= --set sample.temperature_by_model={}
 # tools/sampler_study.py --workspace runs/after/s200 --setting <before> --setting <after> --figure docs/figures/...
-VERDICT_FIGURE ?= figures/sharpen_before_after.png
+VERDICT_FIGURE ?= figures/temperature_by_model_before_after.png
 verdict: setup
 	$(PY) tools/seed_runs.py --out runs/after --seeds $(VERDICT_SEEDS) $(VERDICT_DATA)
 	$(PY) tools/seed_runs.py --out runs/before --seeds $(VERDICT_SEEDS) $(VERDICT_DATA) $(VERDICT_BEFORE)

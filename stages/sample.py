@@ -27,7 +27,7 @@ def main(argv=None):
     train, classes = load_split(args.data / "train")
     for name, model in models.items():
         seed_everything(p.sample.seed)  # each model's samples as if it were sampled alone
-        drawn = sample_model(model, name, train, classes, p.sample)
+        drawn = sample_model(model, name, train, classes, p.sampling(name))
         samples = args.out / "data" / "samples" / f"{name}.npz"
         save_npz(samples, **drawn.arrays)
         save_npz(baseline_path(samples), **drawn.baseline)

@@ -1,9 +1,10 @@
 import re
+from dataclasses import replace
 
 import pytest
 
 from quickdraw_vae.errors import QuickdrawError
-from quickdraw_vae.params import parse_params
+from quickdraw_vae.params import ALL_MODELS, parse_params
 
 
 def test_committed_params_parse(base_params):
@@ -135,7 +136,22 @@ def test_the_study_profile_replaces_the_keys_it_names(base_params):
             train.kl_warmup_epochs) == (50, 128, "constant", "last", 0.0, False, 0)
     assert (p.conditional.init, p.conditional.embedding_init) == ("best", "random")
     assert (p.sample.strategy, p.sample.pixels, p.sample.class_scale) == ("mixed", "mean", 1.0)
+    assert {p.sampling(m).temperature for m in ALL_MODELS} == {1.0}, "one temperature, as the study's code had"
     assert p.data == parse_params({**base_params, "profile": "ours"}).data, "same drawings under both profiles"
+
+
+def test_each_model_is_sampled_at_its_own_temperature_or_the_shared_one(base_params):
+    base_params["sample"].update(temperature=0.7, temperature_by_model={"cnn_cnn": 0.9})
+    p = parse_params(base_params).resolved()
+    assert [p.sampling(m).temperature for m in ("rnn_cnn", "cnn_cnn", "conditional")] == [0.7, 0.9, 0.7]
+    assert p.sampling("cnn_cnn") == replace(p.sample, temperature=0.9), "only the temperature is the model's own"
+    for by_model, message in (({"gan": 0.8}, "sample.temperature_by_model has unknown model 'gan'"),
+                              ({"cnn_cnn": -1}, "sample.temperature_by_model.cnn_cnn must be between 0 and 10, got -1"),
+                              ({"cnn_cnn": "hot"}, "sample.temperature_by_model.cnn_cnn must be a number, got 'hot'")):
+        base_params["sample"]["temperature_by_model"] = by_model
+        with pytest.raises(QuickdrawError) as e:
+            parse_params(base_params)
+        assert message in str(e.value) and "\n" not in str(e.value)
 
 
 def test_the_study_quick_mode_is_ten_epochs_of_a_smaller_study_model(base_params):

@@ -33,6 +33,13 @@ def test_every_stage_runs_and_writes_its_outputs(tiny_repo):
     with np.load(repo / "data/samples/conditional.npz") as z:
         assert z["images"].dtype == np.uint8 and z["images"].shape == (60, 28, 28)
         assert np.bincount(z["labels"]).tolist() == [12] * 5
+    from quickdraw_vae.sampling import load_sampler
+
+    sample = yaml.safe_load((repo / "params.yaml").read_text())["sample"]
+    for model in ALL:  # each model's fitted sampler at its own temperature
+        own = sample["temperature_by_model"].get(model, sample["temperature"])
+        assert load_sampler(repo / f"models/{model}.sampler.pt").temperature == own, model
+    assert len({sample["temperature"], *sample["temperature_by_model"].values()}) > 1, "the params tell them apart"
     live = json.loads((repo / "metrics/epochs/cnn_cnn/metrics.json").read_text())
     assert live == {"cnn_cnn": {"epoch": 2, "validation_neg_elbo": live["cnn_cnn"]["validation_neg_elbo"]}}
     curve = (repo / "metrics/epochs/cnn_cnn/plots/metrics/validation/neg_elbo.tsv").read_text().splitlines()

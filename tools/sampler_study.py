@@ -71,6 +71,7 @@ def load_experiment(folder: Path, model: str = "conditional") -> Experiment:
 
     raw = yaml.safe_load((folder / "params.yaml").read_text())
     raw["sample"].setdefault("class_scale", 1.0)  # experiments from before the key: the model as trained
+    raw["sample"].setdefault("temperature_by_model", {})  # before the key: one temperature
     for block in (*raw["models"].values(), raw["quick_profile"]["model"]):  # before the key: the standard prior
         block.setdefault("prior", "standard")
         block.setdefault("prior_components", 0)

@@ -117,6 +117,7 @@ class SampleParams:
     n: int = _at_least(1)
     strategy: Literal[STRATEGIES]
     temperature: float = _between(0.0, 10.0)
+    temperature_by_model: dict[str, float]  # a model's own temperature instead of temperature
     gmm_components: int = _at_least(1)
     pixels: Literal[PIXELS]
     sharpen: float = _between(0.1, 100.0)
@@ -182,6 +183,10 @@ class Params:
         """How model `name` (rnn_cnn, cnn_cnn, conditional) trains, at its own learning rate."""
         tp = self.conditional_train if name == "conditional" else self.train
         return replace(tp, lr=tp.lr_by_model.get(name, tp.lr))
+
+    def sampling(self, name: str) -> SampleParams:
+        """How model `name` is sampled, at its own temperature."""
+        return replace(self.sample, temperature=self.sample.temperature_by_model.get(name, self.sample.temperature))
 
     def resolved(self) -> "Params":
         """The params the stages actually use: `quick: true` applies `quick_profile`."""
@@ -279,16 +284,20 @@ def _check(params: Params) -> None:
         if (mp.prior == "mixture") != (mp.prior_components > 0):
             raise QuickdrawError(f"params.yaml: models.{name}.prior_components must be above 0 with prior: mixture "
                                  f"and 0 with prior: standard, got {mp.prior_components} with {mp.prior}")
-    for name in params.train.lr_by_model:
-        if name not in ALL_MODELS:
-            raise QuickdrawError(f"params.yaml: train.lr_by_model has unknown model {name!r} ({', '.join(ALL_MODELS)})")
-    for name, lr in params.train.lr_by_model.items():
-        if not 1e-7 <= lr <= 1.0:
-            raise QuickdrawError(f"params.yaml: train.lr_by_model.{name} must be between 1e-07 and 1.0, got {lr!r}")
+    _check_by_model("train.lr_by_model", params.train.lr_by_model, 1e-7, 1.0)
+    _check_by_model("sample.temperature_by_model", params.sample.temperature_by_model, 0.0, 10.0)
     for name in params.evaluate.feature_extractors:
         if name not in FEATURE_EXTRACTORS:
             raise QuickdrawError(f"params.yaml: evaluate.feature_extractors has unknown extractor {name!r} "
                                  f"({', '.join(FEATURE_EXTRACTORS)})")
+
+
+def _check_by_model(key: str, values: dict, low: float, high: float) -> None:
+    for name, value in values.items():
+        if name not in ALL_MODELS:
+            raise QuickdrawError(f"params.yaml: {key} has unknown model {name!r} ({', '.join(ALL_MODELS)})")
+        if not low <= value <= high:
+            raise QuickdrawError(f"params.yaml: {key}.{name} must be between {low:g} and {high:g}, got {value!r}")
 
 
 def _check_combinations(p: Params, raw: dict) -> None:
