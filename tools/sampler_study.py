@@ -191,6 +191,7 @@ def table(rows: list[dict], picked: dict | None, floor: dict) -> str:
     buf = io.StringIO()
     buf.write("| T | class scale | components | pixels | precision | recall | judge accuracy % | weakest class % | copies % | "
               "FID vs train |\n|---|---|---|---|---|---|---|---|---|---|\n")
+
     def pixels(sharpen):
         return "run's" if sharpen is None else "mean" if sharpen == 1 else f"k {sharpen:g}"
 
