@@ -39,7 +39,7 @@ from quickdraw_vae.judge import classify_samples, load_judge
 from quickdraw_vae.metrics import copy_check, precision_recall, train_reference
 from quickdraw_vae.models import VAE, load_checkpoint
 from quickdraw_vae.params import ALL_MODELS, Params, parse_params
-from quickdraw_vae.sampling import Sampler, balanced_labels, generate, sampler_from_params
+from quickdraw_vae.sampling import Sampler, balanced_labels, decode, encode_posterior, generate, sampler_from_params
 
 
 def _fetch(rev: str, folder: Path, model: str) -> None:
@@ -112,17 +112,14 @@ def training_codes(exp: Experiment, n: int, seed: int) -> tuple[dict[str, torch.
     rows = torch.randperm(len(exp.train.labels), generator=gen)[:n].sort().values.numpy()
     x, y = Pixels(read_rows(exp.train.images, rows)), torch.from_numpy(exp.train.labels[rows])
     labels = y if exp.model.cfg.conditional else None
-    exp.model.eval()
-    mu, logvar = (torch.cat(parts) for parts in zip(*(exp.model.encode(x[i : i + 256]) for i in range(0, len(y), 256))))
+    mu, logvar = encode_posterior(exp.model, x, labels)
     drawn = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen)
     return {"posterior means": mu, "posterior draws": drawn}, labels
 
 
-@torch.no_grad()
 def decode_codes(exp: Experiment, z: torch.Tensor, labels, sharpen: float, class_scale: float = 1.0) -> np.ndarray:
-    pixels = Sampler("prior", 1.0, "mean" if sharpen == 1 else "sharpened", sharpen)
-    return np.concatenate([pixels.pixels_from_logits(exp.model.decode(
-        z[i : i + 256], None if labels is None else labels[i : i + 256], class_scale)) for i in range(0, len(z), 256)])
+    pixels = Sampler("prior", 1.0, "mean" if sharpen == 1 else "sharpened", sharpen, class_scale=class_scale)
+    return decode(exp.model, z, labels, pixels)
 
 
 def score_images(exp: Experiment, judge, images: np.ndarray, labels, model: str) -> dict:

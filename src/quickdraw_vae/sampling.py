@@ -139,14 +139,20 @@ def load_sampler(path: str | Path) -> Sampler | None:
 
 
 @torch.no_grad()
-def encode_means(model, x: torch.Tensor, y: torch.Tensor | None, batch: int = 256) -> np.ndarray:
+def encode_posterior(model, x: torch.Tensor, y: torch.Tensor | None, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each drawing's posterior: its mean and log-variance, on the CPU."""
     from .runtime import device_of
 
     model.eval()
     device = device_of(model)
     cond = model.cfg.conditional
-    return torch.cat([model.encode(x[i : i + batch].to(device), y[i : i + batch].to(device) if cond else None)[0].cpu()
-                      for i in range(0, len(x), batch)]).numpy()
+    parts = [model.encode(x[i : i + batch].to(device), y[i : i + batch].to(device) if cond else None)
+             for i in range(0, len(x), batch)]
+    return tuple(torch.cat([part[k].cpu() for part in parts]) for k in (0, 1))
+
+
+def encode_means(model, x: torch.Tensor, y: torch.Tensor | None, batch: int = 256) -> np.ndarray:
+    return encode_posterior(model, x, y, batch)[0].numpy()
 
 
 @torch.no_grad()
@@ -171,13 +177,20 @@ def generate(model, sampler: Sampler, n: int, labels: torch.Tensor | None, seed:
     """`n` drawings as uint8 (n, 28, 28), white strokes on black like the dataset."""
     model.eval()
     gen = torch.Generator().manual_seed(seed)
-    from .runtime import device_of
-
     # The prior is the model's own: N(0, I), or the mixture it learned.
     z = model.sample_prior(n, gen) if sampler.strategy == "prior" else sampler.latents(n, model.cfg.latent, labels, gen)
+    return decode(model, z, labels, sampler, batch)
+
+
+@torch.no_grad()
+def decode(model, z: torch.Tensor, labels: torch.Tensor | None, sampler: Sampler, batch: int = 256) -> np.ndarray:
+    """Codes `z` (of classes `labels`) as uint8 drawings, at `sampler`'s class scale and pixel mapping."""
+    from .runtime import device_of
+
+    model.eval()
     device = device_of(model)
     out = []
-    for i in range(0, n, batch):
+    for i in range(0, len(z), batch):
         yb = None if labels is None else labels[i : i + batch].to(device)
         logits = model.decode(z[i : i + batch].to(device), yb, sampler.class_scale).cpu()
         out.append(sampler.pixels_from_logits(logits))
