@@ -12,13 +12,14 @@ from quickdraw_vae.models import config_from_params
 from quickdraw_vae.params import load_params
 from quickdraw_vae.stage import run_main, stage_name, stage_parser
 from quickdraw_vae.tracking import epoch_log_dir
-from quickdraw_vae.training import load_warm_start, save_trained, train_model
+from quickdraw_vae.training import load_warm_start, perceptual_from_params, save_trained, train_model
 
 
 def main(argv=None):
     ap = stage_parser(__doc__)
     ap.add_argument("--best", type=Path, default=Path("metrics/best.json"))
-    ap.add_argument("--models", type=Path, default=Path("models"), help="where the unconditional checkpoints are")
+    ap.add_argument("--models", type=Path, default=Path("models"),
+                    help="where the unconditional checkpoints and the perceptual classifier are")
     ap.add_argument("--resume-dir", type=Path, default=Path("data/resume"), help="per-epoch state (git-ignored)")
     args = ap.parse_args(argv)
 
@@ -35,7 +36,7 @@ def main(argv=None):
     validation, _ = load_split(args.data / "validation")
     trained = train_model("conditional", cfg, p.training("conditional"), p.runtime, train, validation, classes,
                           epoch_log_dir(args.out, "conditional"), args.resume_dir, init_from,
-                          p.conditional.embedding_init)
+                          p.conditional.embedding_init, perceptual_from_params(p.perceptual, args.models / "perceptual.pt"))
     if trained is not None:  # process 0's, under torchrun
         save_trained(trained, args.out / "models" / "conditional.pt",
                      args.out / "metrics" / "train" / "conditional.json", args.out / "timings" / "conditional.json",

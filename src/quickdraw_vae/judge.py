@@ -101,13 +101,28 @@ def predict_proba(model: SketchJudge, images: np.ndarray, batch: int = 128) -> n
     return out
 
 
-def save_judge(path: str | Path, model: SketchJudge, classes: list[str]) -> None:
+def save_judge(path: str | Path, model: SketchJudge | None, classes: list[str], kind: str = "judge") -> None:
+    """A classifier's checkpoint; with no model (a perceptual term of weight 0), one that says so."""
     from dataclasses import asdict
 
     from .files import save_torch
 
-    save_torch(path, {"format": JUDGE_FORMAT, "kind": "judge", "config": asdict(model.cfg), "classes": list(classes),
+    if model is None:
+        save_torch(path, {"format": JUDGE_FORMAT, "kind": kind, "classes": list(classes)})
+        return
+    save_torch(path, {"format": JUDGE_FORMAT, "kind": kind, "config": asdict(model.cfg), "classes": list(classes),
                       "state_dict": model.state_dict()})
+
+
+def train_and_measure(jp, train, validation, classes: list[str], device: torch.device) -> tuple[SketchJudge, dict]:
+    """A classifier as `jp` (`judge.*` or `perceptual.*`) says, trained on the `train` split and measured
+    on the `validation` split: the model, and its validation report."""
+    from .data import Pixels
+
+    model = train_judge(Pixels(train.images), torch.from_numpy(train.labels), len(classes), jp.epochs,
+                        jp.batch_size, jp.lr, jp.seed, jp.width, device)
+    report, _ = judge_report(model, validation.images, validation.labels, classes)
+    return model, report
 
 
 # Judge files read, by (file, modification time, size): torch-fidelity builds its feature extractor anew for
@@ -117,11 +132,12 @@ def save_judge(path: str | Path, model: SketchJudge, classes: list[str]) -> None
 _READ: dict[tuple, tuple[JudgeConfig, dict[str, torch.Tensor], list[str]]] = {}
 
 
-def load_judge(path: str | Path) -> tuple[SketchJudge, list[str]]:
-    """A new judge module (on the CPU, in eval mode) built from the checkpoint at `path`, and its classes."""
+def load_judge(path: str | Path, stage: str = "train_judge") -> tuple[SketchJudge, list[str]]:
+    """A new judge module (on the CPU, in eval mode) built from the checkpoint at `path` (which `stage`
+    writes), and its classes."""
     path = Path(path)
     if not path.is_file():
-        raise QuickdrawError(f"{path}: no such judge checkpoint (run `dvc repro train_judge`)")
+        raise QuickdrawError(f"{path}: no such classifier checkpoint (run `dvc repro {stage}`)")
     stat = path.stat()
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     if key not in _READ:
@@ -139,7 +155,7 @@ def _read_judge(path: Path) -> tuple[JudgeConfig, dict[str, torch.Tensor], list[
         cfg = JudgeConfig(**payload["config"])
         SketchJudge(cfg).load_state_dict(payload["state_dict"])  # the weights fit the stored architecture
     except Exception as e:
-        raise QuickdrawError(f"{path}: not a sketch-judge checkpoint ({type(e).__name__})") from None
+        raise QuickdrawError(f"{path}: not a sketch-classifier checkpoint with weights ({type(e).__name__})") from None
     return cfg, payload["state_dict"], list(payload["classes"])
 
 

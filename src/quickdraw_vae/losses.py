@@ -22,6 +22,14 @@ def bce(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
 
 
+def feature_distance(features, logits: torch.Tensor, x: torch.Tensor, sharpen: float) -> torch.Tensor:
+    """Per-drawing squared distance, shape (B,), between a sketch classifier's features of the decoded
+    drawing (pixels sigmoid(sharpen x logits), as they are shown) and of the drawing itself."""
+    with torch.no_grad():
+        target = features(x)
+    return (features(torch.sigmoid(sharpen * logits)) - target).pow(2).sum(1)
+
+
 @torch.no_grad()
 def iwae_nll(model, x: torch.Tensor, y: torch.Tensor | None, k: int, chunk: int = 4096) -> torch.Tensor:
     """-log p(x) bounded with k importance samples, per drawing, shape (B,).

@@ -100,6 +100,7 @@ class QuickProfile:
     iwae_k: int = _at_least(1)
     conditional_epochs: int = _at_least(1)
     judge_epochs: int = _at_least(1)
+    perceptual_weight: float = _between(0.0, 100.0)
     batch_size: int = _at_least(1)
     model: ModelParams
 
@@ -132,6 +133,12 @@ class JudgeParams:
     batch_size: int = _at_least(1)
     lr: float = _between(1e-7, 1.0)
     seed: int = _at_least(0)
+
+
+@dataclass(frozen=True)
+class PerceptualParams(JudgeParams):
+    weight: float = _between(0.0, 100.0)  # the feature distance's weight in every training loss; 0: none
+    sharpen: float = _between(0.1, 100.0)  # the decoded drawing it sees: sigmoid(sharpen x logits)
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,7 @@ class Params:
     conditional: ConditionalParams
     sample: SampleParams
     judge: JudgeParams
+    perceptual: PerceptualParams
     evaluate: EvaluateParams
     claims: ClaimsParams
 
@@ -198,6 +206,7 @@ class Params:
             data=replace(self.data, train_per_class=min(self.data.train_per_class, q.max_train_per_class)),
             train=replace(self.train, epochs=q.epochs, kl_warmup_epochs=q.kl_warmup_epochs, batch_size=q.batch_size),
             judge=replace(self.judge, epochs=q.judge_epochs),
+            perceptual=replace(self.perceptual, weight=q.perceptual_weight),
             evaluate=replace(self.evaluate, iwae_k=q.iwae_k),
             conditional=replace(self.conditional, epochs=q.conditional_epochs),
             models={name: q.model for name in self.models},

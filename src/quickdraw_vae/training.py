@@ -24,7 +24,7 @@ from tqdm import tqdm
 from .data import Pixels, Split, subset_rows
 from .errors import QuickdrawError
 from .files import save_torch, write_json
-from .losses import bce, elbo_terms
+from .losses import bce, elbo_terms, feature_distance
 from .models import (
     VAE,
     ModelConfig,
@@ -92,6 +92,35 @@ def load_warm_start(path: Path, cfg: ModelConfig) -> VAE:
     return trained
 
 
+@dataclass(frozen=True)
+class Perceptual:
+    """A term added to the training loss: `weight` x the squared distance between a sketch classifier's
+    features of each drawing and of its reconstruction, pixels sigmoid(`sharpen` x logits).
+
+    The ELBO's Bernoulli pixels are blind to where a stroke goes once it is blurred; a classifier's
+    features are not. The classifier is a second one (`train_perceptual`), never the judge that scores
+    the samples (docs/decisions.md O). It is named by its checkpoint and read where the training runs:
+    a process that has run PyTorch cannot fork the side-by-side trainings."""
+
+    checkpoint: Path
+    weight: float
+    sharpen: float
+
+    def loss_on(self, device: torch.device) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        from .judge import load_judge
+
+        net = load_judge(self.checkpoint, "train_perceptual")[0].to(device).requires_grad_(False)
+        return lambda logits, x: self.weight * feature_distance(net.features, logits, x, self.sharpen).mean()
+
+    def fingerprint(self) -> tuple:
+        return self.weight, self.sharpen, hashlib.sha256(Path(self.checkpoint).read_bytes()).hexdigest()
+
+
+def perceptual_from_params(pp, checkpoint: Path) -> Perceptual | None:
+    """The term `perceptual.*` asks for, its classifier at `checkpoint`; None at weight 0."""
+    return Perceptual(checkpoint, pp.weight, pp.sharpen) if pp.weight > 0 else None
+
+
 @dataclass
 class FitResult:
     model: VAE
@@ -147,7 +176,8 @@ def _rng_states(order: torch.Generator, device: torch.device) -> list:
 def fit(name: str, cfg: ModelConfig, tp: TrainParams,
         x: Pixels | torch.Tensor, y: torch.Tensor | None, xv: Pixels | torch.Tensor, yv: torch.Tensor | None,
         device: torch.device, resume_dir: Path | None = None, init_from: VAE | None = None,
-        on_epoch: Callable[[dict], None] | None = None, embedding_init: str = "class_means") -> FitResult:
+        on_epoch: Callable[[dict], None] | None = None, embedding_init: str = "class_means",
+        perceptual: Perceptual | None = None) -> FitResult:
     """Train, keeping the weights of the best validation epoch (`train.keep: best`) or of the last;
     `on_epoch` gets each epoch's history row.
 
@@ -194,8 +224,10 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
     order = torch.Generator().manual_seed(tp.seed + rank)
     state = {"epoch": 0, "history": [], "best_epoch": 0, "best_state": None, "best_val": math.inf, "seconds": 0.0}
     resume_file = resume_path(resume_dir, name) if resume_dir else None
+    extra_loss = perceptual.loss_on(device) if perceptual is not None else None
     key = _fingerprint(name, cfg, tp, x, y if y is not None else "", xv, embedding_init,
                        *(init_from.state_dict().values() if init_from is not None else ()),
+                       *(perceptual.fingerprint() if perceptual is not None else ()),
                        *((f"{processes} processes",) if processes > 1 else ()))
     if resume_file and resume_file.exists():
         # On the CPU: RNG states must stay CPU byte tensors; the model and optimizer copy their own
@@ -232,6 +264,8 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
             rec, kl = bce(logits, xb).mean(), kl_each.mean()
             beta = min(1.0, (step + 1) / (tp.kl_warmup_epochs * steps_per_epoch)) if tp.kl_warmup_epochs else 1.0
             loss = rec + beta * kl
+            if extra_loss is not None:
+                loss = loss + extra_loss(logits, xb)
             if not torch.isfinite(loss):
                 raise QuickdrawError(f"{name}: training loss became {loss.item()} at epoch {epoch}; lower train.lr")
             opt.zero_grad(set_to_none=True)
@@ -292,7 +326,8 @@ class Trained:
 
 def train_model(name: str, cfg: ModelConfig, tp: TrainParams, runtime: RuntimeParams, train: Split,
                 validation: Split, classes: list[str], log_dir: Path, resume_dir: Path | None = None,
-                init_from: VAE | None = None, embedding_init: str = "class_means") -> Trained | None:
+                init_from: VAE | None = None, embedding_init: str = "class_means",
+                perceptual: Perceptual | None = None) -> Trained | None:
     """Fit one model on the training drawings, selecting epochs on validation (test is never seen);
     its weights, metrics and timing. The per-epoch figures go to `log_dir` (DVCLive) as it trains.
     Under torchrun, every process trains and process 0 gets the result; the others get None."""
@@ -307,7 +342,7 @@ def train_model(name: str, cfg: ModelConfig, tp: TrainParams, runtime: RuntimePa
     splits = {"train": (Pixels(train.images), torch.from_numpy(train.labels)),
               "validation": (Pixels(validation.images), torch.from_numpy(validation.labels))}
     result = fit(name, cfg, tp, *splits["train"], *splits["validation"], device, resume_dir, init_from,
-                 EpochLog(log_dir, name) if distributed.is_writer() else None, embedding_init)
+                 EpochLog(log_dir, name) if distributed.is_writer() else None, embedding_init, perceptual)
     if not distributed.is_writer():
         return None
     metrics = split_metrics(result.model, splits, tp.seed)
@@ -319,7 +354,8 @@ def train_model(name: str, cfg: ModelConfig, tp: TrainParams, runtime: RuntimePa
                    final_train={"neg_elbo": last["train_total"], "bce": last["train_bce"], "kld": last["train_kld"]},
                    kept_epoch=result.best_epoch if tp.keep == "best" else tp.epochs,
                    protocol={"lr": tp.lr, "schedule": tp.schedule, "kl_warmup_epochs": tp.kl_warmup_epochs,
-                             "batch_size": tp.batch_size, "weight_decay": tp.weight_decay, "keep": tp.keep})
+                             "batch_size": tp.batch_size, "weight_decay": tp.weight_decay, "keep": tp.keep,
+                             "perceptual_weight": perceptual.weight if perceptual is not None else 0.0})
     timing = {"train_seconds": round(result.seconds, 2), "train_drawings_per_s": round(result.drawings_per_s, 1),
               "threads": runtime.threads, "device": str(device), "processes": distributed.world()[1]}
     # On the CPU, so a worker process can hand it back to the stage without CUDA's IPC.
@@ -337,21 +373,22 @@ def save_trained(trained: Trained, checkpoint: Path, metrics: Path, timing: Path
 
 def train_models(jobs: dict[str, tuple[ModelConfig, TrainParams]], runtime: RuntimeParams, train: Split,
                  validation: Split, classes: list[str], log_dirs: dict[str, Path],
-                 resume_dir: Path | None = None) -> list[Trained]:
+                 resume_dir: Path | None = None, perceptual: Perceptual | None = None) -> list[Trained]:
     """Train independent unconditional models: under torchrun one after the other, each across all the
     processes (process 0 gets them; the others an empty list); else side by side (`train_side_by_side`)."""
     from . import distributed
 
     if not distributed.launched():
-        return train_side_by_side(jobs, runtime, train, validation, classes, log_dirs, resume_dir)
-    trained = [train_model(name, cfg, tp, runtime, train, validation, classes, log_dirs[name], resume_dir)
+        return train_side_by_side(jobs, runtime, train, validation, classes, log_dirs, resume_dir, perceptual)
+    trained = [train_model(name, cfg, tp, runtime, train, validation, classes, log_dirs[name], resume_dir,
+                           perceptual=perceptual)
                for name, (cfg, tp) in jobs.items()]
     return [t for t in trained if t is not None]
 
 
 def train_side_by_side(jobs: dict[str, tuple[ModelConfig, TrainParams]], runtime: RuntimeParams, train: Split,
                        validation: Split, classes: list[str], log_dirs: dict[str, Path],
-                       resume_dir: Path | None = None) -> list[Trained]:
+                       resume_dir: Path | None = None, perceptual: Perceptual | None = None) -> list[Trained]:
     """Train independent unconditional models at once, one process each, `runtime.threads` split among them.
 
     One batch-32 training uses a second thread poorly (docs/performance.md), so on
@@ -362,8 +399,8 @@ def train_side_by_side(jobs: dict[str, tuple[ModelConfig, TrainParams]], runtime
 
     workers = max(1, min(len(jobs), runtime.threads))
     each = replace(runtime, threads=max(1, runtime.threads // workers))
-    calls = [(name, cfg, tp, each, train, validation, classes, log_dirs[name], resume_dir)
-             for name, (cfg, tp) in jobs.items()]
+    calls = [(name, cfg, tp, each, train, validation, classes, log_dirs[name], resume_dir, None, "class_means",
+              perceptual) for name, (cfg, tp) in jobs.items()]
     # This process has only read params and arrays so far, so its workers may fork (Linux) rather than spawn.
     start = "fork" if sys.platform == "linux" else "spawn"
     return run_side_by_side(train_model, calls, workers, start)
