@@ -106,6 +106,7 @@ def test_each_idea_reaches_only_the_stages_that_use_it():
     assert stages_importing("training") == {"train", "train_conditional"}
     assert stages_importing("losses") == {"train", "train_conditional", "evaluate"}
     assert stages_importing("tracking") == {"train", "train_conditional", "report"}
-    assert stages_importing("judge") == {"train_judge", "validate", "evaluate"}
+    assert stages_importing("judge") == {"train_judge", "train_perceptual", "train", "train_conditional", "validate",
+                                         "evaluate"}
     assert stages_importing("models") == {"train", "train_conditional", "sample", "validate", "evaluate"}
     assert stages_importing("metrics") == stages_importing("inception") == {"validate", "evaluate"}

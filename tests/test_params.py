@@ -26,6 +26,8 @@ def test_committed_params_parse(base_params):
         ("conditional", "init", "pretrained", "conditional.init must be one of best, scratch"),
         ("judge", "width", 0, "judge.width must be >= 1"),
         ("sample", "class_scale", -0.5, "sample.class_scale must be >= 0.0"),
+        ("perceptual", "weight", -1, "perceptual.weight must be >= 0.0, got -1"),
+        ("perceptual", "sharpen", 0, "perceptual.sharpen must be >= 0.1, got 0"),
     ],
 )
 def test_bad_params_name_the_key(base_params, section, key, value, message):
@@ -94,6 +96,7 @@ def _set(params: dict, dotted: str, value) -> None:
     ({"evaluate.max_held_out": 500, "evaluate.n": 800}, "evaluate.max_held_out (500) is smaller than evaluate.n (800)"),
     ({"runtime.processes": 3}, "train.batch_size (32) must be a multiple of runtime.processes (3)"),
     ({"claims.seed_params": ["train.sed"]}, "claims.seed_params has 'train.sed', which is not an integer param"),
+    ({"perceptual.width": 16, "perceptual.seed": 0}, "perceptual.* trains the judge itself"),
 ])
 def test_cross_field_mistakes_fail_before_any_work(base_params, changes, message):
     for key, value in changes.items():
@@ -137,6 +140,7 @@ def test_the_study_profile_replaces_the_keys_it_names(base_params):
     assert (p.conditional.init, p.conditional.embedding_init) == ("best", "random")
     assert (p.sample.strategy, p.sample.pixels, p.sample.class_scale) == ("mixed", "mean", 1.0)
     assert {p.sampling(m).temperature for m in ALL_MODELS} == {1.0}, "one temperature, as the study's code had"
+    assert p.perceptual.weight == 0, "the study's loss is the ELBO alone"
     assert p.data == parse_params({**base_params, "profile": "ours"}).data, "same drawings under both profiles"
 
 
@@ -161,6 +165,15 @@ def test_the_study_quick_mode_is_ten_epochs_of_a_smaller_study_model(base_params
     assert (model.architecture, model.latent, model.channels) == ("study", 16, 16)
     assert p.training("rnn_cnn").epochs == p.training("conditional").epochs == 10
     assert p.training("rnn_cnn").kl_warmup_epochs == 0 and p.training("rnn_cnn").lr == 0.01
+    assert p.perceptual.weight == 0
+
+
+def test_quick_mode_trains_without_the_perceptual_term_and_a_zero_weight_may_copy_the_judge(base_params):
+    assert parse_params(base_params).perceptual.weight > 0
+    base_params["quick"] = True
+    assert parse_params(base_params).resolved().perceptual.weight == 0
+    base_params["perceptual"].update(width=16, seed=0)  # the judge's settings, unused at weight 0
+    parse_params(base_params)
 
 
 def test_our_profile_ignores_the_study_profile(base_params):

@@ -26,7 +26,9 @@ def test_results_page_without_a_run_says_so(tmp_path):
     assert run.returncode == 1 and "run the pipeline first" in run.stderr and not (tmp_path / "x.md").exists()
 
 
-def test_sampler_study_scores_every_setting_with_the_experiments_own_params(tmp_path, base_params, shared_quickdraw):
+def test_sampler_study_scores_every_setting_with_the_experiments_own_params(tmp_path, base_params, shared_quickdraw,
+                                                                           monkeypatch):
+    import numpy as np
     import torch
     from conftest import write_params
 
@@ -68,6 +70,13 @@ def test_sampler_study_scores_every_setting_with_the_experiments_own_params(tmp_
     assert page.count("\n") == 2 + 4 + 1 and "| real training drawings |" in page
     sampler_study.settings_figure(tmp_path, settings[:2], tmp_path / "f.png", per_class=3)
     assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # another run's samples from the same seed and labels head the figure: here the same run, so the same drawings
+    drawn = []
+    monkeypatch.setattr("quickdraw_vae.plots.image_rows", lambda path, rows, names, title: drawn.append((rows, names)))
+    sampler_study.settings_figure(tmp_path, settings[:1], tmp_path / "g.png", per_class=3, before=(tmp_path, settings[0]))
+    (rows, names), = drawn
+    assert names[:2] == [f"rabbit, before: {settings[0].label()}", f"rabbit, after: {settings[0].label()}"]
+    assert len(rows) == 2 * 5 and np.array_equal(rows[0], rows[1]) and rows[0].shape == (3, 28, 28)
     (unconditional,), _ = sampler_study.score_experiment(tmp_path, settings[:1], model="cnn_cnn")
     assert unconditional["judge"] is None and 0 <= unconditional["recall"] <= 1
 

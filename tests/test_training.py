@@ -32,6 +32,24 @@ def tiny(shared_quickdraw):
     return to_tensor(images), torch.from_numpy(labels), labels
 
 
+def fit_killed_in_the_second_epoch(monkeypatch, *args, **kwargs) -> None:
+    """`fit(*args, **kwargs)` stopped as a kill would stop it: after the first epoch's resume state is saved."""
+    import quickdraw_vae.training as training
+
+    real_elbo_terms, calls = training.elbo_terms, []
+
+    def stop_in_the_second_epoch(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_elbo_terms(*a, **k)
+
+    monkeypatch.setattr(training, "elbo_terms", stop_in_the_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        fit(*args, **kwargs)
+    monkeypatch.setattr(training, "elbo_terms", real_elbo_terms)
+
+
 def test_training_lowers_validation_loss_and_is_deterministic(tiny):
     x, y, labels = tiny
     fit_idx, val_idx = validation_split(labels, 0.2, 0)
@@ -64,6 +82,7 @@ def _train_stage(tmp_path, base_params, shared_quickdraw, epochs):
     base_params["evaluate"].update(n=40, kid_subset_size=20)
     base_params["train"].update(epochs=epochs, batch_size=16)
     base_params["models"]["rnn_cnn"].update(latent=4, channels=4, fine_channels=4, hidden=16, rnn_hidden=8)
+    base_params["perceptual"]["weight"] = 0.0  # the stage without its classifier (the term resumes: a test below)
     params = write_params(tmp_path / "params.yaml", base_params)
     prep = subprocess.run([sys.executable, REPO / "stages/prepare.py", "--params", params, "--out", tmp_path / "prepared",
                            "--raw", tmp_path / "raw", "--metrics", tmp_path / "d.json", "--preview", tmp_path / "p.png"],
@@ -107,15 +126,24 @@ def test_two_models_side_by_side_match_one_after_the_other(tmp_path, base_params
     cmd = _train_stage(tmp_path, base_params, shared_quickdraw, epochs=2)
     del cmd[2:4]  # no --model: both
     params = tmp_path / "params.yaml"
+    # with the perceptual term: its classifier is read in each worker (a parent that ran PyTorch cannot fork)
     runs = {}
     for threads in (1, 2):  # 2: two worker processes at 1 thread each
         set_threads = yaml.safe_load(params.read_text())
         set_threads["runtime"]["threads"] = threads
+        set_threads["perceptual"].update(weight=1.0, width=2, epochs=1)
         params.write_text(yaml.safe_dump(set_threads))
+        if threads == 1:
+            perceptual = subprocess.run([sys.executable, REPO / "stages/train_perceptual.py", "--params", params,
+                                         "--data", tmp_path / "prepared", "--out", tmp_path],
+                                        capture_output=True, text=True, cwd=tmp_path)
+            assert perceptual.returncode == 0, perceptual.stderr
         out = tmp_path / f"threads{threads}"
-        run = subprocess.run([*cmd, "--out", out], capture_output=True, text=True, cwd=tmp_path)
+        run = subprocess.run([*cmd, "--out", out, "--models", tmp_path / "models"], capture_output=True, text=True,
+                             cwd=tmp_path)
         assert run.returncode == 0, run.stderr
         runs[threads] = {m: json.loads((out / "metrics/train" / f"{m}.json").read_text()) for m in ("rnn_cnn", "cnn_cnn")}
+        assert runs[threads]["cnn_cnn"]["protocol"]["perceptual_weight"] == 1.0
         assert json.loads((out / "timings/cnn_cnn.json").read_text())["threads"] == 1
     assert runs[1] == runs[2]
 
@@ -170,7 +198,8 @@ def test_bench_prints_rates_efficiency_side_by_side_and_the_extrapolation_as_its
     assert result["side_by_side"] == {"threads_each": 1, "models": {}}
     assert result["judge_train_drawings_per_s"] > 0
     estimate = result["study_minutes_estimate"]
-    scaled = estimate["train"] + estimate["train_conditional"] + estimate["train_judge"]
+    assert result["perceptual_weight"] > 0 and result["perceptual_train_drawings_per_s"] > 0
+    scaled = estimate["train"] + estimate["train_conditional"] + estimate["train_judge"] + estimate["train_perceptual"]
     assert estimate["train"] > 0 and estimate["total"] == pytest.approx(scaled, abs=0.02)
     # No pipeline ran in tmp_path: nothing to take the other stages' times from.
     assert result["stage_seconds"] == {} and result["pipeline_seconds"] is None
@@ -214,24 +243,11 @@ def test_a_stage_records_its_time_in_main_and_its_start_up(tmp_path, monkeypatch
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs CUDA"))])
 def test_an_interrupted_fit_resumes_to_the_uninterrupted_result(tiny, tmp_path, monkeypatch, device):
-    import quickdraw_vae.training as training
-
     x, y, labels = tiny
     fit_idx, val_idx = validation_split(labels, 0.2, 0)
     args = ("m", CFG, TP, x[fit_idx], y[fit_idx], x[val_idx], y[val_idx], torch.device(device))
     clean = fit(*args)
-    real_elbo_terms, calls = training.elbo_terms, []
-
-    def stop_in_the_second_epoch(*a, **k):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_elbo_terms(*a, **k)
-
-    monkeypatch.setattr(training, "elbo_terms", stop_in_the_second_epoch)
-    with pytest.raises(KeyboardInterrupt):
-        fit(*args, resume_dir=tmp_path)
-    monkeypatch.setattr(training, "elbo_terms", real_elbo_terms)
+    fit_killed_in_the_second_epoch(monkeypatch, *args, resume_dir=tmp_path)
     saved = torch.load(tmp_path / "m.pt", weights_only=True)
     (torch_rng, _, cuda_rng), = saved["rng"]  # one process: one set of streams
     assert saved["state"]["epoch"] == 1 and torch_rng.device.type == "cpu"
@@ -287,3 +303,62 @@ def test_a_random_class_embedding_stays_where_pytorch_put_it(tiny):
     assert torch.equal(cond.decoder.net[0].weight, trained.decoder.net[0].weight)
     warm_start(cond, trained, x, y)  # class means: the embedding moves
     assert not torch.equal(cond.embedding.weight, initial)
+
+
+@pytest.fixture(scope="module")
+def perceptual_net(tiny, tmp_path_factory):
+    """A small classifier of the tiny drawings, saved as `train_perceptual` saves one."""
+    from quickdraw_vae.judge import save_judge, train_judge
+
+    x, y, _ = tiny
+    path = tmp_path_factory.mktemp("perceptual") / "perceptual.pt"
+    save_judge(path, train_judge(x, y, 2, epochs=1, batch_size=16, lr=1e-3, seed=1, width=2), ["rabbit", "snowman"],
+               kind="perceptual")
+    return path
+
+
+def test_the_feature_distance_is_zero_for_the_drawing_itself_and_grows_as_the_drawing_blurs(tiny, perceptual_net):
+    from quickdraw_vae.judge import load_judge
+    from quickdraw_vae.losses import feature_distance
+
+    x = tiny[0][:8].clamp(1e-4, 1 - 1e-4)
+    net = load_judge(perceptual_net)[0]
+    sharpen = 5.0
+    exact = torch.logit(x) / sharpen  # logits whose pixels sigmoid(5 x logits) are the drawing
+    itself = feature_distance(net.features, exact, x, sharpen)
+    blurred = torch.nn.functional.avg_pool2d(x, 5, 1, 2).clamp(1e-4, 1 - 1e-4)
+    assert itself.abs().max() < 1e-6
+    assert (feature_distance(net.features, torch.logit(blurred) / sharpen, x, sharpen) > 100 * itself.abs().max()).all()
+
+
+def test_the_perceptual_term_changes_training_resumes_exactly_and_leaves_its_classifier_untouched(
+        tiny, perceptual_net, tmp_path, monkeypatch):
+    from quickdraw_vae.training import Perceptual
+
+    x, y, labels = tiny
+    fit_idx, val_idx = validation_split(labels, 0.2, 0)
+    args = ("m", CFG, TP, x[fit_idx], None, x[val_idx], None, torch.device("cpu"))
+    before = perceptual_net.read_bytes()
+    term = Perceptual(perceptual_net, 1.0, 5.0)
+    plain, perceptual = fit(*args), fit(*args, perceptual=term)
+    assert perceptual.history != plain.history
+    assert perceptual_net.read_bytes() == before
+    # the resume state of one run is never taken for the other's
+    fit_killed_in_the_second_epoch(monkeypatch, *args, resume_dir=tmp_path, perceptual=term)
+    assert fit(*args, resume_dir=tmp_path, perceptual=replace(term, weight=2.0)).history[0] != perceptual.history[0]
+    (tmp_path / "m.pt").unlink(missing_ok=True)
+    fit_killed_in_the_second_epoch(monkeypatch, *args, resume_dir=tmp_path, perceptual=term)
+    assert fit(*args, resume_dir=tmp_path, perceptual=term).history == perceptual.history
+
+
+def test_a_perceptual_term_without_its_classifier_names_the_file_and_the_stage(tiny, tmp_path):
+    from quickdraw_vae.judge import save_judge
+    from quickdraw_vae.training import Perceptual
+
+    x, _, _ = tiny
+    missing = tmp_path / "perceptual.pt"
+    with pytest.raises(QuickdrawError, match=r"perceptual\.pt: no such classifier checkpoint \(run `dvc repro train_perceptual`\)"):
+        fit("m", CFG, TP, x[:16], None, x[16:24], None, torch.device("cpu"), perceptual=Perceptual(missing, 1.0, 5.0))
+    save_judge(missing, None, ["rabbit"], kind="perceptual")  # what train_perceptual writes at weight 0
+    with pytest.raises(QuickdrawError, match=r"perceptual\.pt: not a sketch-classifier checkpoint with weights"):
+        fit("m", CFG, TP, x[:16], None, x[16:24], None, torch.device("cpu"), perceptual=Perceptual(missing, 1.0, 5.0))

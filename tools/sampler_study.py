@@ -159,22 +159,27 @@ def score_experiment(folder: Path, settings: list[Setting], model: str = "condit
 
 
 def settings_figure(folder: Path, settings: list[Setting], path: Path, per_class: int = 12,
-                    model: str = "conditional") -> None:
+                    model: str = "conditional", before: tuple[Path, Setting] | None = None) -> None:
+    """The run's samples under each setting, from one seed; with `before` (another run's folder and setting,
+    e.g. the configuration a change replaces), its samples from the same seed and labels come first."""
     from quickdraw_vae.plots import image_rows
 
     exp = load_experiment(folder, model)
     labels = _labels(exp, per_class * len(exp.classes))
+    names = [s.label() for s in settings]
     drawn = draw(exp, settings, labels)
-    rows, names = [], []
+    if before is not None:
+        drawn.insert(0, draw(load_experiment(before[0], model), [before[1]], labels)[0])
+        names = [f"before: {before[1].label()}", *(f"after: {n}" for n in names)]
+    rows, row_names = [], []
     if labels is None:
-        rows = [images[:per_class] for images in drawn]
-        names = [s.label() for s in settings]
+        rows, row_names = [images[:per_class] for images in drawn], names
     else:
         for c, name in enumerate(exp.classes):
-            for s, images in zip(settings, drawn):
+            for label, images in zip(names, drawn):
                 rows.append(images[labels.numpy() == c])
-                names.append(f"{name}, {s.label()}")
-    image_rows(path, rows, names, f"{model} samples: the same seed under each sampler setting")
+                row_names.append(f"{name}, {label}")
+    image_rows(path, rows, row_names, f"{model} samples: the same seed under each sampler setting")
 
 
 def table(rows: list[dict], picked: dict | None, floor: dict) -> str:
@@ -215,6 +220,8 @@ def main() -> int:
     ap.add_argument("--all-commits", action="store_true", help="experiments of every commit, not only of HEAD")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--figure", type=Path, help="also draw the first run's samples under each setting")
+    ap.add_argument("--figure-before", nargs=2, metavar=("WORKSPACE", "SETTING"),
+                    help="the figure's first rows: another run's samples under its setting, from the same seed")
     ap.add_argument("--frontier", type=Path, help="the precision-recall figure, the rule's pick circled")
     ap.add_argument("--relax-weakest-class-to", type=float, default=Rule().min_weakest_class,
                     help="with no setting passing, lower the weakest-class floor a point at a time down to this")
@@ -229,7 +236,8 @@ def main() -> int:
     def studied(folder: Path, first: bool):
         scored = score_experiment(folder, args.setting, args.model, args.ceiling)
         if args.figure and first:
-            settings_figure(folder, args.setting, args.figure, model=args.model)
+            before = (Path(args.figure_before[0]), Setting.parse(args.figure_before[1])) if args.figure_before else None
+            settings_figure(folder, args.setting, args.figure, model=args.model, before=before)
         return scored
 
     results = []

@@ -344,6 +344,10 @@ def _check_combinations(p: Params, raw: dict) -> None:
     if "sketch" not in ev.feature_extractors:
         raise QuickdrawError("params.yaml: evaluate.feature_extractors must include sketch (the report and the "
                              "claims read the judge's feature space)")
+    judge_fields = {f: getattr(p.judge, f) for f in p.judge.__dataclass_fields__}
+    if p.perceptual.weight > 0 and all(getattr(p.perceptual, f) == v for f, v in judge_fields.items()):
+        raise QuickdrawError("params.yaml: perceptual.* trains the judge itself (the same width, epochs, batch_size, "
+                             "lr and seed as judge.*): the ruler would be in the loss; give perceptual its own seed")
     for key in p.claims.seed_params:
         node = raw
         for part in key.split("."):

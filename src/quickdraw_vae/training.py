@@ -198,6 +198,8 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
         raise QuickdrawError(f"the batch size ({tp.batch_size}) must be a multiple of the number of training "
                              f"processes ({processes})")
     writer = rank == 0
+    # Read before seeding: building the classifier draws from the RNG (more often on a file's first read).
+    extra_loss = perceptual.loss_on(device) if perceptual is not None else None
     torch.manual_seed(tp.seed)
     model = VAE(cfg).to(device)
     if init_from is not None:
@@ -224,7 +226,6 @@ def fit(name: str, cfg: ModelConfig, tp: TrainParams,
     order = torch.Generator().manual_seed(tp.seed + rank)
     state = {"epoch": 0, "history": [], "best_epoch": 0, "best_state": None, "best_val": math.inf, "seconds": 0.0}
     resume_file = resume_path(resume_dir, name) if resume_dir else None
-    extra_loss = perceptual.loss_on(device) if perceptual is not None else None
     key = _fingerprint(name, cfg, tp, x, y if y is not None else "", xv, embedding_init,
                        *(init_from.state_dict().values() if init_from is not None else ()),
                        *(perceptual.fingerprint() if perceptual is not None else ()),
