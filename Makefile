@@ -50,14 +50,16 @@ claims: setup
 # and configuration in runs/ (a clone each, one DVC cache: a sampler-only change reuses the trained models).
 VERDICT_SEEDS ?= 200 201 202 203 204
 VERDICT_DATA ?= --set data.source=../shared/quickdraw --set data.train_per_class=640 --set data.test_per_class=160
-VERDICT_BEFORE ?= --set sample.temperature_by_model={}
-# tools/sampler_study.py --workspace runs/after/s200 --setting <before> --setting <after> --figure docs/figures/...
-VERDICT_FIGURE ?= figures/temperature_by_model_before_after.png
+VERDICT_BEFORE ?= --set perceptual.weight=0 --set sample.temperature=0.7 --set sample.class_scale=1.25 --set sample.sharpen=5 \
+	--set sample.temperature_by_model.rnn_cnn=0.8 --set sample.temperature_by_model.cnn_cnn=0.8
+VERDICT_BEFORE_NAME ?= before (no perceptual term; T 0.7, x1.25, k 5)
+# tools/sampler_study.py --workspace runs/after/s200 --setting <after> --figure-before runs/before/s200 <before> --figure docs/...
+VERDICT_FIGURE ?= figures/perceptual_before_after.png
 verdict: setup
 	$(PY) tools/seed_runs.py --out runs/after --seeds $(VERDICT_SEEDS) $(VERDICT_DATA)
 	$(PY) tools/seed_runs.py --out runs/before --seeds $(VERDICT_SEEDS) $(VERDICT_DATA) $(VERDICT_BEFORE)
 	$(PY) tools/seed_verdict.py --before $(addprefix runs/before/s,$(VERDICT_SEEDS)) \
-		--after $(addprefix runs/after/s,$(VERDICT_SEEDS)) --names "before ($(strip $(VERDICT_BEFORE)))" committed --out metrics/verdict.md \
+		--after $(addprefix runs/after/s,$(VERDICT_SEEDS)) --names "$(VERDICT_BEFORE_NAME)" committed --out metrics/verdict.md \
 		$(if $(VERDICT_FIGURE),--figure $(VERDICT_FIGURE))
 	$(PY) tools/results_page.py --source metrics/verdict.md --out docs/verdict.md --title "Variety over fresh seeds" \
 		--command 'make verdict VERDICT_SEEDS="$(VERDICT_SEEDS)" VERDICT_BEFORE="$(VERDICT_BEFORE)"'

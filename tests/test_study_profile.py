@@ -30,7 +30,8 @@ def test_the_study_profile_runs_end_to_end_as_the_study_trained(tiny_study_repo)
         report = json.loads((repo / f"metrics/train/{m}.json").read_text())
         lr = {"rnn_cnn": 0.01}.get(m, 0.001)
         assert report["protocol"] == {"lr": lr, "schedule": "constant", "kl_warmup_epochs": 0, "batch_size": 128,
-                                      "weight_decay": 0.0, "keep": "last"}
+                                      "weight_decay": 0.0, "keep": "last",
+                                      "perceptual_weight": 0.0}
         assert report["kept_epoch"] == report["epochs"]
         # the study's "final loss": the last line of the training curve DVCLive logged
         curve = (repo / f"metrics/epochs/{m}/plots/metrics/train/neg_elbo.tsv").read_text().splitlines()

@@ -79,6 +79,12 @@ def test_sampler_study_scores_every_setting_with_the_experiments_own_params(tmp_
     assert len(rows) == 2 * 5 and np.array_equal(rows[0], rows[1]) and rows[0].shape == (3, 28, 28)
     (unconditional,), _ = sampler_study.score_experiment(tmp_path, settings[:1], model="cnn_cnn")
     assert unconditional["judge"] is None and 0 <= unconditional["recall"] <= 1
+    # in another classifier's feature space: the same drawings, other figures
+    other = train_judge(Pixels(fit.images), torch.from_numpy(fit.labels), 5, epochs=1, batch_size=64, lr=1e-3, seed=1,
+                        width=4)
+    save_judge(tmp_path / "other.pt", other, classes)
+    (elsewhere,), other_floor = sampler_study.score_experiment(tmp_path, settings[:1], judge=tmp_path / "other.pt")
+    assert other_floor != floor and 0 <= elsewhere["recall"] <= 1  # this untrained model's samples score 0 in both
 
     # The ceiling: the training drawings' own codes under each pixel mapping and class scale the settings use
     scored, _ = sampler_study.score_experiment(tmp_path, settings[:2], ceiling=True)

@@ -66,19 +66,22 @@ class Experiment:
     judge_path: Path
 
 
-def load_experiment(folder: Path, model: str = "conditional") -> Experiment:
+def load_experiment(folder: Path, model: str = "conditional", judge: Path | None = None) -> Experiment:
+    """The run in `folder`, scored by its own judge or by the classifier at `judge` (another feature space)."""
     import yaml
 
     raw = yaml.safe_load((folder / "params.yaml").read_text())
     raw["sample"].setdefault("class_scale", 1.0)  # experiments from before the key: the model as trained
     raw["sample"].setdefault("temperature_by_model", {})  # before the key: one temperature
+    raw.setdefault("perceptual", {**raw["judge"], "weight": 0.0, "sharpen": 5.0})  # before the key: no term
+    raw["quick_profile"].setdefault("perceptual_weight", 0.0)
     for block in (*raw["models"].values(), raw["quick_profile"]["model"]):  # before the key: the standard prior
         block.setdefault("prior", "standard")
         block.setdefault("prior_components", 0)
     train, classes = load_split(folder / "data/prepared/train")
     validation, _ = load_split(folder / "data/prepared/validation")
     return Experiment(parse_params(raw), train, validation, classes, load_checkpoint(folder / f"models/{model}.pt")[0],
-                      folder / "models/judge.pt")
+                      judge or folder / "models/judge.pt")
 
 
 def _labels(exp: Experiment, n: int):
@@ -135,11 +138,11 @@ def score_images(exp: Experiment, judge, images: np.ndarray, labels, model: str)
 
 
 def score_experiment(folder: Path, settings: list[Setting], model: str = "conditional",
-                     ceiling: bool = False) -> tuple[list[dict], dict]:
+                     ceiling: bool = False, judge: Path | None = None) -> tuple[list[dict], dict]:
     """Every setting's figures on one run's validation drawings (then, with `ceiling`, the training codes'
     rows, `setting` None and a `codes` name), and the real drawings' own (training drawings against
     validation ones): the floor."""
-    exp = load_experiment(folder, model)
+    exp = load_experiment(folder, model, judge)
     judge, _ = load_judge(exp.judge_path)
     labels = _labels(exp, exp.params.sample.n)
     out = [{"setting": setting, **score_images(exp, judge, images, labels, model)}
@@ -217,6 +220,7 @@ def main() -> int:
                     help="temperature:class_scale:gmm_components[:sharpen] (repeat)")
     ap.add_argument("--model", choices=ALL_MODELS, default="conditional")
     ap.add_argument("--ceiling", action="store_true", help="also score the training drawings' own codes, decoded")
+    ap.add_argument("--judge", type=Path, help="score in this classifier's space instead of each run's own judge")
     ap.add_argument("--all-commits", action="store_true", help="experiments of every commit, not only of HEAD")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--figure", type=Path, help="also draw the first run's samples under each setting")
@@ -234,7 +238,7 @@ def main() -> int:
     rule = Rule(args.min_precision, args.min_judge, args.min_weakest_class, args.max_copies)
 
     def studied(folder: Path, first: bool):
-        scored = score_experiment(folder, args.setting, args.model, args.ceiling)
+        scored = score_experiment(folder, args.setting, args.model, args.ceiling, args.judge)
         if args.figure and first:
             before = (Path(args.figure_before[0]), Setting.parse(args.figure_before[1])) if args.figure_before else None
             settings_figure(folder, args.setting, args.figure, model=args.model, before=before)
