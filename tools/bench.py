@@ -5,8 +5,8 @@ For each model it measures, in one process with the configured thread count:
 - a bare loop of forward + backward + step on pre-made batches of the same model,
 - scoring throughput: the -ELBO pass and the importance-weighted bound;
 `loop_efficiency` is the first divided by the second (timed in alternating epochs); both carry the
-perceptual term when `perceptual.weight` asks for one. It then times the judge's training (the
-perceptual classifier's is the same loop at its own width), runs both real training epochs side by side, as the `train` stage does
+perceptual term when `perceptual.weight` asks for one. It then times the judge's training (and the
+perceptual classifier's), runs both real training epochs side by side, as the `train` stage does
 (`runtime.threads` split between two processes), and reads the wall time and start-up of every
 stage of the last pipeline run (written by the stages to `timings/stages/`). From these it
 extrapolates a full run on the study's 20,000 drawings, stage by stage. The last line is JSON.
@@ -116,8 +116,9 @@ def study_estimate(p, models: dict, side: dict, judge_rate: float, stages: dict,
     The stages whose cost grows with the data are scaled from measured drawings/s: `train` (both
     models side by side, then each scores train, validation and test and bounds test with IWAE:
     the slower worker sets the pace), `train_conditional` (the winner, assumed CNN-CNN, at all
-    threads), `train_judge` and `train_perceptual` (with a perceptual term). The others (sample.n samples, evaluate.n drawings compared) and every
-    stage's process start-up are taken as they were in the last pipeline run; None without one.
+    threads), `train_judge` and `train_perceptual` (with a perceptual term). The others (sample.n
+    samples, evaluate.n drawings compared) and every stage's process start-up are taken as they were
+    in the last pipeline run; None without one.
     """
     tp, cp = p.train, p.training("conditional")
     fit_n = STUDY_TRAIN * (1 - p.data.validation_fraction)

@@ -14,6 +14,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -400,8 +401,8 @@ def train_side_by_side(jobs: dict[str, tuple[ModelConfig, TrainParams]], runtime
 
     workers = max(1, min(len(jobs), runtime.threads))
     each = replace(runtime, threads=max(1, runtime.threads // workers))
-    calls = [(name, cfg, tp, each, train, validation, classes, log_dirs[name], resume_dir, None, "class_means",
-              perceptual) for name, (cfg, tp) in jobs.items()]
+    calls = [(name, cfg, tp, each, train, validation, classes, log_dirs[name], resume_dir)
+             for name, (cfg, tp) in jobs.items()]
     # This process has only read params and arrays so far, so its workers may fork (Linux) rather than spawn.
     start = "fork" if sys.platform == "linux" else "spawn"
-    return run_side_by_side(train_model, calls, workers, start)
+    return run_side_by_side(partial(train_model, perceptual=perceptual), calls, workers, start)
