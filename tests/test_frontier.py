@@ -3,7 +3,7 @@
 import pytest
 
 from quickdraw_vae.errors import QuickdrawError
-from quickdraw_vae.frontier import Rule, Setting, frontier_figure, mean_rows
+from quickdraw_vae.frontier import Rule, Setting, at_size, frontier_figure, mean_rows
 
 
 def _row(recall, precision=0.9, judge=0.96, weakest=0.93, copies=0.05, t=0.7):
@@ -28,6 +28,25 @@ def test_the_rule_takes_the_highest_recall_that_clears_every_floor():
     unconditional = {**_row(0.6), "judge": None, "weakest": None}
     assert Rule().pick([unconditional]) is unconditional, "no judge floors without classes"
 
+
+
+def test_with_two_targets_the_widest_margin_over_both_floors_is_picked():
+    rows = [_row(0.86, precision=0.851), _row(0.83, precision=0.87), _row(0.81, precision=0.90), _row(0.79, precision=0.95)]
+    rule = Rule(min_recall=0.80)
+    assert rule.pick(rows) is rows[0], "the highest recall puts precision on its floor"
+    assert rule.pick_widest(rows) is rows[1] and rule.margin(rows[1]) == pytest.approx(0.02)
+    assert not rule.passes(rows[3]), "under the recall floor"
+    assert Rule(min_recall=0.9).pick_widest(rows) is None
+    assert Rule(min_recall=0.9).pick_relaxing(rows, 0.9, widest=True)[0] is None
+    assert rule.pick_relaxing([_row(0.83, precision=0.87, weakest=0.915)], 0.91, widest=True)[1].min_weakest_class == 0.91
+    assert "widest margin" in rule.describe(widest=True) and "recall >= 0.8" in rule.describe()
+
+
+def test_a_figure_is_carried_along_the_line_in_log_n_through_its_two_largest_readings():
+    assert at_size({160: 0.90, 320: 0.87}, 640) == pytest.approx(0.84)
+    assert at_size({80: 0.5, 160: 0.90, 320: 0.87}, 320) == pytest.approx(0.87)
+    assert at_size({160: 0.90, 320: 0.87}, 160) == pytest.approx(0.90)
+    assert at_size({160: 0.90, 320: 0.87}, 800) == pytest.approx(0.87 - 0.03 * 1.3219, abs=1e-4)
 
 def test_when_nothing_passes_the_weakest_class_floor_is_lowered_a_point_at_a_time():
     rows = [_row(0.70, weakest=0.905), _row(0.80, weakest=0.912), _row(0.9, weakest=0.95, precision=0.8)]

@@ -12,7 +12,7 @@ from quickdraw_vae.judge import JudgeConfig, SketchJudge, classify_samples, save
 from httpserver import serve
 from quickdraw_vae import inception
 from quickdraw_vae.inception import INCEPTION, fetch_weights
-from quickdraw_vae.metrics import SKETCH, fidelity
+from quickdraw_vae.metrics import SKETCH, fidelity, precision_recall, precision_recall_by_size
 from quickdraw_vae.sampling import load_samples
 
 ONEHOT = "test-onehot-by-brightness"
@@ -218,6 +218,19 @@ def test_precision_and_recall_of_a_set_with_itself_and_of_one_repeated_drawing(s
     assert one["precision"] == 1.0, "a real drawing lies among the real ones"
     assert one["recall"] <= 1 / 300 + 1e-9, "it covers only itself"
 
+
+
+def test_precision_and_recall_by_size_read_the_whole_as_precision_recall_and_each_part_alike(shared_quickdraw,
+                                                                                              judge_path):
+    real = np.load(shared_quickdraw / "snowman.npy")[:200].reshape(-1, 28, 28)
+    samples = np.load(shared_quickdraw / "snowman.npy")[200:600].reshape(-1, 28, 28)
+    by_size = precision_recall_by_size(samples, real, judge_path, 0, [200, 100, 50])
+    assert by_size[200] == precision_recall(samples, real, judge_path, 0)
+    assert set(by_size) == {200, 100, 50} and all(0 < f[k] <= 1 for f in by_size.values() for k in f)
+    one = precision_recall_by_size(np.repeat(real[:1], 200, 0), real, judge_path, 0, [100, 50])
+    assert one[100]["recall"] <= 1 / 100 + 1e-9 and one[50]["recall"] <= 1 / 50 + 1e-9, "one drawing covers itself at most"
+    with pytest.raises(QuickdrawError, match="at 300 drawings: the real side has 200"):
+        precision_recall_by_size(samples, real, judge_path, 0, [300])
 
 def test_the_studys_inception_score_is_the_softmax_over_pooled_features(shared_quickdraw, judge_path):
     from quickdraw_vae.judge import load_judge

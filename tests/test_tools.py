@@ -99,6 +99,15 @@ def test_sampler_study_scores_every_setting_with_the_experiments_own_params(tmp_
     page = sampler_study.table(mean_rows([scored] * 2), None, mean_rows([[{"setting": None, **floor}]] * 2)[0])
     assert page.count("(no sampler) |") == 4
 
+    # Carried to another N: the figures read at the validation drawings' N unchanged, beside their carried values
+    (carried,), carried_floor = sampler_study.score_experiment(tmp_path, settings[:1], at_n=40)
+    assert {k: carried[k] for k in as_trained} == as_trained
+    assert {k: carried_floor[k] for k in floor} == floor
+    for row in (carried, carried_floor):
+        assert {"precision_at_n", "recall_at_n", "precision_carried", "recall_carried"} <= set(row)
+    page = sampler_study.table(mean_rows([[carried]] * 2), None, mean_rows([[{"setting": None, **carried_floor}]] * 2)[0], 40)
+    assert "precision at N 40 | recall at N 40 |" in page and all(line.count("|") == 13 for line in page.splitlines())
+
 
 def test_cost_curve_grows_valid_drawings_from_real_ones_and_writes_its_table_between_markers(tmp_path, shared_quickdraw):
     import numpy as np

@@ -15,6 +15,12 @@ Per setting: the mean and standard error over the runs; the rule's pick (`fronti
 are never read. A sampler setting retrains nothing, so the runs' spread here is the models' spread.
 `--figure PATH`: the first run's drawings, 12 per class under each setting, from the same seed (the same
 latent draws wherever only the class scale or the pixel mapping differs).
+`--at-n N`: precision and recall also carried to N real drawings (test's `evaluate.n`): both move with N, so
+validation's 320 read above test's 800. Each is read at validation's N and at its halves (`metrics.
+precision_recall_by_size`) and carried along the line in log N (`frontier.at_size`); the same line from the
+quarters back to the whole is printed as the carry's own error. The rule then reads the carried figures.
+`--widest`: the rule's pick is the setting that clears the precision and the recall floor (`--min-recall`)
+by the widest margin, not the highest recall.
 `--ceiling`: the codes no sampler or prior can beat with the run's decoder, scored the same way: `sample.n`
 training drawings' own codes (their posterior means, and one draw of each drawing's posterior: the
 aggregate posterior every prior and sampler approximates), decoded at each pixel mapping and class scale
@@ -34,9 +40,9 @@ import numpy as np
 import torch
 
 from quickdraw_vae.data import Split, load_split
-from quickdraw_vae.frontier import Rule, Setting, frontier_figure, mean_rows
+from quickdraw_vae.frontier import Rule, Setting, at_size, frontier_figure, mean_rows
 from quickdraw_vae.judge import classify_samples, load_judge
-from quickdraw_vae.metrics import copy_check, precision_recall, train_reference
+from quickdraw_vae.metrics import copy_check, precision_recall, precision_recall_by_size, train_reference
 from quickdraw_vae.models import VAE, load_checkpoint
 from quickdraw_vae.params import ALL_MODELS, Params, parse_params
 from quickdraw_vae.sampling import Sampler, balanced_labels, decode, encode_posterior, generate, sampler_from_params
@@ -125,7 +131,21 @@ def decode_codes(exp: Experiment, z: torch.Tensor, labels, sharpen: float, class
     return decode(exp.model, z, labels, pixels)
 
 
-def score_images(exp: Experiment, judge, images: np.ndarray, labels, model: str) -> dict:
+def fidelity_and_variety(images: np.ndarray, real: np.ndarray, judge_path: Path, seed: int, at_n: int | None) -> dict:
+    """Precision and recall at the real side's N; with `at_n`, also carried to `at_n` real drawings (`_at_n`),
+    and from the quarters back to N (`_carried`, beside the figure read there: the carry's error)."""
+    if at_n is None:
+        return precision_recall(images, real, judge_path, seed)
+    n = len(real)
+    by_size = precision_recall_by_size(images, real, judge_path, seed, [n, n // 2, n // 4])
+    row = dict(by_size[n])
+    for key in ("precision", "recall"):
+        row[f"{key}_at_n"] = at_size({size: by_size[size][key] for size in (n // 2, n)}, at_n)
+        row[f"{key}_carried"] = at_size({size: by_size[size][key] for size in (n // 4, n // 2)}, n)
+    return row
+
+
+def score_images(exp: Experiment, judge, images: np.ndarray, labels, model: str, at_n: int | None = None) -> dict:
     validation = exp.validation.images
     row = {"judge": None, "weakest": None}
     if labels is not None:
@@ -133,19 +153,19 @@ def score_images(exp: Experiment, judge, images: np.ndarray, labels, model: str)
         row.update(judge=judged["accuracy"], weakest=judged["min_class_accuracy"])
     row["copies"] = copy_check({model: images}, exp.train.images, validation)[model]["share_closer"]
     row["fid"] = train_reference({model: images}, exp.train.images, exp.judge_path, exp.params.evaluate)[model]["fid"]
-    row.update(precision_recall(images, validation, exp.judge_path, exp.params.evaluate.seed))
+    row.update(fidelity_and_variety(images, validation, exp.judge_path, exp.params.evaluate.seed, at_n))
     return row
 
 
 def score_experiment(folder: Path, settings: list[Setting], model: str = "conditional",
-                     ceiling: bool = False, judge: Path | None = None) -> tuple[list[dict], dict]:
+                     ceiling: bool = False, judge: Path | None = None, at_n: int | None = None) -> tuple[list[dict], dict]:
     """Every setting's figures on one run's validation drawings (then, with `ceiling`, the training codes'
     rows, `setting` None and a `codes` name), and the real drawings' own (training drawings against
     validation ones): the floor."""
     exp = load_experiment(folder, model, judge)
     judge, _ = load_judge(exp.judge_path)
     labels = _labels(exp, exp.params.sample.n)
-    out = [{"setting": setting, **score_images(exp, judge, images, labels, model)}
+    out = [{"setting": setting, **score_images(exp, judge, images, labels, model, at_n)}
            for setting, images in zip(settings, draw(exp, settings, labels))]
     if ceiling:
         codes, code_labels = training_codes(exp, exp.params.sample.n, exp.params.sample.seed)
@@ -156,8 +176,9 @@ def score_experiment(folder: Path, settings: list[Setting], model: str = "condit
                 for name, z in codes.items():
                     images = decode_codes(exp, z, code_labels, sharpen, scale)
                     out.append({"setting": None, "codes": f"training drawings' {name}", "sharpen": sharpen,
-                                "class_scale": scale, **score_images(exp, judge, images, code_labels, model)})
-    floor = precision_recall(np.asarray(exp.train.images), exp.validation.images, exp.judge_path, exp.params.evaluate.seed)
+                                "class_scale": scale, **score_images(exp, judge, images, code_labels, model, at_n)})
+    floor = fidelity_and_variety(np.asarray(exp.train.images), exp.validation.images, exp.judge_path,
+                                 exp.params.evaluate.seed, at_n)
     return out, floor
 
 
@@ -185,7 +206,7 @@ def settings_figure(folder: Path, settings: list[Setting], path: Path, per_class
     image_rows(path, rows, row_names, f"{model} samples: the same seed under each sampler setting")
 
 
-def table(rows: list[dict], picked: dict | None, floor: dict) -> str:
+def table(rows: list[dict], picked: dict | None, floor: dict, at_n: int | None = None) -> str:
     def cell(r, key, percent=False):
         if r.get(key) is None:
             return "–"
@@ -193,9 +214,10 @@ def table(rows: list[dict], picked: dict | None, floor: dict) -> str:
         digits = 1 if percent else 2 if key == "fid" else 3
         return f"{k * r[key]:.{digits}f} +- {k * r[f'{key}_se']:.{digits}f}"
 
+    carried = f" precision at N {at_n} | recall at N {at_n} |" if at_n else ""
     buf = io.StringIO()
-    buf.write("| T | class scale | components | pixels | precision | recall | judge accuracy % | weakest class % | copies % | "
-              "FID vs train |\n|---|---|---|---|---|---|---|---|---|---|\n")
+    buf.write(f"| T | class scale | components | pixels | precision | recall |{carried} judge accuracy % | weakest class % | "
+              f"copies % | FID vs train |\n|---|---|---|---|---|---|{'---|---|' if at_n else ''}---|---|---|---|\n")
 
     def pixels(sharpen):
         return "run's" if sharpen is None else "mean" if sharpen == 1 else f"k {sharpen:g}"
@@ -205,9 +227,11 @@ def table(rows: list[dict], picked: dict | None, floor: dict) -> str:
         mark = "**" if r is picked else ""
         first = (f"{mark}{s.temperature:g}{mark} | {s.class_scale:g} | {s.components} | {pixels(s.sharpen)}" if s else
                  f"{r['codes']} (no sampler) | {r['class_scale']:g} | | {pixels(r['sharpen'])}")
-        buf.write(f"| {first} | {cell(r, 'precision')} | {cell(r, 'recall')} | {cell(r, 'judge', True)} | "
+        at = f" {cell(r, 'precision_at_n')} | {cell(r, 'recall_at_n')} |" if at_n else ""
+        buf.write(f"| {first} | {cell(r, 'precision')} | {cell(r, 'recall')} |{at} {cell(r, 'judge', True)} | "
                   f"{cell(r, 'weakest', True)} | {cell(r, 'copies', True)} | {cell(r, 'fid')} |\n")
-    buf.write(f"| real training drawings | | | | {cell(floor, 'precision')} | {cell(floor, 'recall')} | | | | |\n")
+    at = f" {cell(floor, 'precision_at_n')} | {cell(floor, 'recall_at_n')} |" if at_n else ""
+    buf.write(f"| real training drawings | | | | {cell(floor, 'precision')} | {cell(floor, 'recall')} |{at} | | | |\n")
     return buf.getvalue()
 
 
@@ -231,14 +255,16 @@ def main() -> int:
                     help="with no setting passing, lower the weakest-class floor a point at a time down to this")
     ap.add_argument("--mark", action="append", type=Setting.parse, default=[],
                     help="a setting to mark on the frontier figure (e.g. the committed default)")
+    ap.add_argument("--at-n", type=int, help="also carry precision and recall to this many real drawings; the rule reads those")
+    ap.add_argument("--widest", action="store_true", help="pick the widest margin over the precision and recall floors")
     for field, default in vars(Rule()).items():
         ap.add_argument(f"--{field.replace('_', '-')}", type=float, default=default, help=f"the rule (default {default})")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    rule = Rule(args.min_precision, args.min_judge, args.min_weakest_class, args.max_copies)
+    rule = Rule(args.min_precision, args.min_judge, args.min_weakest_class, args.max_copies, args.min_recall)
 
     def studied(folder: Path, first: bool):
-        scored = score_experiment(folder, args.setting, args.model, args.ceiling, args.judge)
+        scored = score_experiment(folder, args.setting, args.model, args.ceiling, args.judge, args.at_n)
         if args.figure and first:
             before = (Path(args.figure_before[0]), Setting.parse(args.figure_before[1])) if args.figure_before else None
             settings_figure(folder, args.setting, args.figure, model=args.model, before=before)
@@ -266,18 +292,28 @@ def main() -> int:
         names = [r["Experiment"] for r in rows]
     rows = mean_rows([scores for scores, _ in results])
     floor = mean_rows([[{"setting": None, **f}] for _, f in results])[0]
+    read = rows, floor  # as measured: the table; `ruled`: what the rule and the figure read
+    if args.at_n:
+        rows = [{**r, "precision": r["precision_at_n"], "recall": r["recall_at_n"]} for r in rows]
+        floor = {**floor, "precision": floor["precision_at_n"], "recall": floor["recall_at_n"]}
     settings_rows = [r for r in rows if r["setting"] is not None]
-    picked, used = rule.pick_relaxing(settings_rows, args.relax_weakest_class_to)
+    picked, used = rule.pick_relaxing(settings_rows, args.relax_weakest_class_to, widest=args.widest)
     print(f"{len(results)} runs ({', '.join(names)}), {args.model}; mean +- standard error over them\n")
-    print(table(rows, picked, floor))
-    print(f"Rule: {rule.describe()}; with none passing, the weakest-class floor lowered a point at a time down to "
-          f"{args.relax_weakest_class_to:.0%}.")
+    print(table(read[0], picked and read[0][rows.index(picked)], read[1], args.at_n))
+    if args.at_n:
+        for key in ("precision", "recall"):
+            errors = [r[f"{key}_carried"] - r[key] for r in read[0] if r["setting"] is not None]
+            print(f"Carried from N/4 and N/2 to validation's own N, {key} is off by {np.mean(errors):+.3f} on average "
+                  f"(from {min(errors):+.3f} to {max(errors):+.3f}) over the settings.")
+    print(f"Rule: {rule.describe(args.widest)}{f', carried to N {args.at_n}' if args.at_n else ''}; with none passing, "
+          f"the weakest-class floor lowered a point at a time down to {args.relax_weakest_class_to:.0%}.")
     relaxed = f" (the weakest-class floor at {used.min_weakest_class:.0%})" if used != rule else ""
     print(f"Pick: {picked['setting'].label()}{relaxed}." if picked else "Pick: no setting passes the rule.")
     if args.frontier:
         marked = {"as committed": r for r in settings_rows if r["setting"] in args.mark}
+        carried = f", carried to N {args.at_n}" if args.at_n else ""
         frontier_figure(args.frontier, settings_rows, picked, floor, used, f"{args.model}: sampler settings on validation, "
-                        f"mean of {len(results)} runs", marked, [r for r in rows if r["setting"] is None])
+                        f"mean of {len(results)} runs{carried}", marked, [r for r in rows if r["setting"] is None])
     return 0
 
 

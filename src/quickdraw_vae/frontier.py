@@ -12,6 +12,7 @@ recall among the settings whose means over seeds clear every floor. Test drawing
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -48,34 +49,57 @@ class Setting:
 
 @dataclass(frozen=True)
 class Rule:
-    """Floors on the means over seeds; among the settings that clear them, the highest mean recall."""
+    """Floors on the means over seeds; among the settings that clear them, the highest mean recall
+    (`pick`), or the widest margin over both the precision and the recall floor (`pick_widest`)."""
 
     min_precision: float = 0.85
     min_judge: float = 0.95
     min_weakest_class: float = 0.92
     max_copies: float = 0.075
+    min_recall: float = 0.0
 
     def passes(self, row: dict) -> bool:
         judged = row.get("judge") is None or (row["judge"] >= self.min_judge and row["weakest"] >= self.min_weakest_class)
-        return row["precision"] >= self.min_precision and row["copies"] <= self.max_copies and judged
+        return (row["precision"] >= self.min_precision and row["recall"] >= self.min_recall
+                and row["copies"] <= self.max_copies and judged)
 
     def pick(self, rows: list[dict]) -> dict | None:
         """The passing row of highest recall (the first on a tie), or None when none passes."""
         passing = [r for r in rows if self.passes(r)]
         return max(passing, key=lambda r: r["recall"]) if passing else None
 
-    def pick_relaxing(self, rows: list[dict], lowest_weakest_class: float, step: float = 0.01) -> tuple[dict | None, "Rule"]:
-        """`pick`, and when nothing passes, the same with the weakest-class floor a `step` lower at a time, down
-        to `lowest_weakest_class`; returns the pick (or None) and the rule that made it."""
+    def margin(self, row: dict) -> float:
+        """How far the row clears the nearer of its precision and recall floors."""
+        return min(row["precision"] - self.min_precision, row["recall"] - self.min_recall)
+
+    def pick_widest(self, rows: list[dict]) -> dict | None:
+        """The passing row whose precision and recall both clear their floors by the most: with two targets,
+        the highest recall would put precision on its floor, where half the seeds' spread falls under it."""
+        passing = [r for r in rows if self.passes(r)]
+        return max(passing, key=self.margin) if passing else None
+
+    def pick_relaxing(self, rows: list[dict], lowest_weakest_class: float, step: float = 0.01,
+                      widest: bool = False) -> tuple[dict | None, "Rule"]:
+        """`pick` (`pick_widest`), and when nothing passes, the same with the weakest-class floor a `step` lower at
+        a time, down to `lowest_weakest_class`; returns the pick (or None) and the rule that made it."""
         rule = self
-        while (picked := rule.pick(rows)) is None and rule.min_weakest_class - step >= lowest_weakest_class - 1e-9:
+        while ((picked := (rule.pick_widest if widest else rule.pick)(rows)) is None
+               and rule.min_weakest_class - step >= lowest_weakest_class - 1e-9):
             rule = replace(rule, min_weakest_class=round(rule.min_weakest_class - step, 6))
         return picked, rule
 
-    def describe(self) -> str:
-        return (f"the highest recall with precision >= {self.min_precision:g}, judge accuracy >= {self.min_judge:.0%}, "
-                f"every class >= {self.min_weakest_class:.0%} and a copy share <= {self.max_copies:.1%} "
-                "(means over seeds, validation drawings)")
+    def describe(self, widest: bool = False) -> str:
+        floors = (f"precision >= {self.min_precision:g}" + (f", recall >= {self.min_recall:g}" if self.min_recall else "")
+                  + f", judge accuracy >= {self.min_judge:.0%}, every class >= {self.min_weakest_class:.0%} and a copy "
+                  f"share <= {self.max_copies:.1%}")
+        goal = "the widest margin over the precision and recall floors" if widest else "the highest recall"
+        return f"{goal} with {floors} (means over seeds, validation drawings)"
+
+
+def at_size(by_size: dict[int, float], size: int) -> float:
+    """A figure read at several N carried to `size`, on the line in log N through the two largest."""
+    (n1, f1), (n2, f2) = sorted(by_size.items())[-2:]
+    return f2 + (f2 - f1) * math.log(size / n2) / math.log(n2 / n1)
 
 
 def mean_rows(per_seed: list[list[dict]]) -> list[dict]:
