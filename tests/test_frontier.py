@@ -3,7 +3,7 @@
 import pytest
 
 from quickdraw_vae.errors import QuickdrawError
-from quickdraw_vae.frontier import Rule, Setting, at_size, frontier_figure, mean_rows
+from quickdraw_vae.frontier import Rule, Setting, frontier_figure, mean_rows
 
 
 def _row(recall, precision=0.9, judge=0.96, weakest=0.93, copies=0.05, t=0.7):
@@ -41,12 +41,6 @@ def test_with_two_targets_the_widest_margin_over_both_floors_is_picked():
     assert rule.pick_relaxing([_row(0.83, precision=0.87, weakest=0.915)], 0.91, widest=True)[1].min_weakest_class == 0.91
     assert "widest margin" in rule.describe(widest=True) and "recall >= 0.8" in rule.describe()
 
-
-def test_a_figure_is_carried_along_the_line_in_log_n_through_its_two_largest_readings():
-    assert at_size({160: 0.90, 320: 0.87}, 640) == pytest.approx(0.84)
-    assert at_size({80: 0.5, 160: 0.90, 320: 0.87}, 320) == pytest.approx(0.87)
-    assert at_size({160: 0.90, 320: 0.87}, 160) == pytest.approx(0.90)
-    assert at_size({160: 0.90, 320: 0.87}, 800) == pytest.approx(0.87 - 0.03 * 1.3219, abs=1e-4)
 
 def test_when_nothing_passes_the_weakest_class_floor_is_lowered_a_point_at_a_time():
     rows = [_row(0.70, weakest=0.905), _row(0.80, weakest=0.912), _row(0.9, weakest=0.95, precision=0.8)]

@@ -12,7 +12,7 @@ from quickdraw_vae.judge import JudgeConfig, SketchJudge, classify_samples, save
 from httpserver import serve
 from quickdraw_vae import inception
 from quickdraw_vae.inception import INCEPTION, fetch_weights
-from quickdraw_vae.metrics import SKETCH, fidelity, precision_recall, precision_recall_by_size
+from quickdraw_vae.metrics import SKETCH, fidelity, precision_recall, precision_recall_carried
 from quickdraw_vae.sampling import load_samples
 
 ONEHOT = "test-onehot-by-brightness"
@@ -220,17 +220,18 @@ def test_precision_and_recall_of_a_set_with_itself_and_of_one_repeated_drawing(s
 
 
 
-def test_precision_and_recall_by_size_read_the_whole_as_precision_recall_and_each_part_alike(shared_quickdraw,
-                                                                                              judge_path):
-    real = np.load(shared_quickdraw / "snowman.npy")[:200].reshape(-1, 28, 28)
-    samples = np.load(shared_quickdraw / "snowman.npy")[200:600].reshape(-1, 28, 28)
-    by_size = precision_recall_by_size(samples, real, judge_path, 0, [200, 100, 50])
-    assert by_size[200] == precision_recall(samples, real, judge_path, 0)
-    assert set(by_size) == {200, 100, 50} and all(0 < f[k] <= 1 for f in by_size.values() for k in f)
-    one = precision_recall_by_size(np.repeat(real[:1], 200, 0), real, judge_path, 0, [100, 50])
-    assert one[100]["recall"] <= 1 / 100 + 1e-9 and one[50]["recall"] <= 1 / 50 + 1e-9, "one drawing covers itself at most"
-    with pytest.raises(QuickdrawError, match="at 300 drawings: the real side has 200"):
-        precision_recall_by_size(samples, real, judge_path, 0, [300])
+
+def test_precision_and_recall_carried_to_more_drawings_than_are_held_out(shared_quickdraw, judge_path):
+    drawings = np.load(shared_quickdraw / "snowman.npy").reshape(-1, 28, 28)
+    held_out, seen, samples = drawings[:100], drawings[100:400], drawings[400:800]
+    itself = precision_recall_carried(samples, held_out, held_out, 100, judge_path, 0)
+    assert itself == pytest.approx(precision_recall(samples, held_out, judge_path, 0)), "the same set: nothing to carry"
+    carried = precision_recall_carried(samples, held_out, seen, 300, judge_path, 0)
+    assert all(0 < carried[k] <= 1.1 for k in ("precision", "recall"))
+    one = precision_recall_carried(np.repeat(held_out[:1], 300, 0), held_out, seen, 300, judge_path, 0)
+    assert one["recall"] <= 1 / 300 + 1 / 100 + 1e-9, "one drawing covers itself at most"
+    with pytest.raises(QuickdrawError, match="at 400 drawings: 300 training drawings"):
+        precision_recall_carried(samples, held_out, seen, 400, judge_path, 0)
 
 def test_the_studys_inception_score_is_the_softmax_over_pooled_features(shared_quickdraw, judge_path):
     from quickdraw_vae.judge import load_judge

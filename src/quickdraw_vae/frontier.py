@@ -12,7 +12,6 @@ recall among the settings whose means over seeds clear every floor. Test drawing
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -94,12 +93,6 @@ class Rule:
                   f"share <= {self.max_copies:.1%}")
         goal = "the widest margin over the precision and recall floors" if widest else "the highest recall"
         return f"{goal} with {floors} (means over seeds, validation drawings)"
-
-
-def at_size(by_size: dict[int, float], size: int) -> float:
-    """A figure read at several N carried to `size`, on the line in log N through the two largest."""
-    (n1, f1), (n2, f2) = sorted(by_size.items())[-2:]
-    return f2 + (f2 - f1) * math.log(size / n2) / math.log(n2 / n1)
 
 
 def mean_rows(per_seed: list[list[dict]]) -> list[dict]:

@@ -119,23 +119,20 @@ def precision_recall(generated: np.ndarray, real: np.ndarray, judge_path: str | 
 
 
 
-def precision_recall_by_size(generated: np.ndarray, real: np.ndarray, judge_path: str | Path, seed: int,
-                             sizes: list[int], most_subsets: int = 4) -> dict[int, dict[str, float]]:
-    """`precision_recall` at each of `sizes` real drawings: `real` cut into disjoint seeded parts of that size,
-    each against `most_subsets` sets of as many samples, all averaged (at `len(real)`, `precision_recall` itself:
-    the fewer the drawings, the noisier each reading, so every part is read as often as the whole). Both figures
-    move with N (each real drawing's k-NN ball shrinks as N grows), so a figure read at validation's N says
-    what test's N would read only once carried there (`frontier.at_size`)."""
-    order = np.random.default_rng(seed).permutation(len(real))
-    out = {}
-    for size in sizes:
-        if not 0 < size <= len(real):
-            raise QuickdrawError(f"precision and recall at {size} drawings: the real side has {len(real)}")
-        parts = len(real) // size
-        scores = [precision_recall(generated, real[np.sort(order[i * size:(i + 1) * size])], judge_path, seed + i,
-                                   most_subsets) for i in range(parts)]
-        out[size] = {k: float(np.mean([s[k] for s in scores])) for k in ("precision", "recall")}
-    return out
+
+def precision_recall_carried(generated: np.ndarray, held_out: np.ndarray, seen: np.ndarray, n: int,
+                             judge_path: str | Path, seed: int) -> dict[str, float]:
+    """Precision and recall at `n` real drawings where the held-out ones are fewer: read against `n` of the
+    drawings the model was fitted on (`seen`), less what seen drawings add over held-out ones at the
+    held-out set's N. Both figures move with N (each real drawing's k-NN ball shrinks as N grows), so
+    validation's few drawings read above test's many; the seen drawings are many, but fitted."""
+    if len(seen) < n:
+        raise QuickdrawError(f"precision and recall at {n} drawings: {len(seen)} training drawings to read them on")
+    rows = np.random.default_rng(seed).permutation(len(seen))
+    at_n = precision_recall(generated, seen[np.sort(rows[:n])], judge_path, seed)
+    seen_small = precision_recall(generated, seen[np.sort(rows[:len(held_out)])], judge_path, seed)
+    held_out_small = precision_recall(generated, held_out, judge_path, seed)
+    return {k: at_n[k] - (seen_small[k] - held_out_small[k]) for k in at_n}
 
 def study_figures(generated: np.ndarray, real: np.ndarray, extractor: str, weights: str | None, seed: int,
                   isc_splits: int = 10) -> dict[str, float]:
