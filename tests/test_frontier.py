@@ -62,7 +62,8 @@ def test_the_frontier_figure_is_written(tmp_path):
     assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     ceiling = [{**_row(0.88, 0.8), "setting": None, "codes": "training drawings' posterior means", "class_scale": 1.0,
                 "sharpen": 5.0}]
-    frontier_figure(tmp_path / "c.png", rows, None, None, Rule(), "t", ceiling=ceiling)
+    frontier_figure(tmp_path / "c.png", rows, None, {"precision": 0.89, "recall": 0.9}, Rule(min_recall=0.8), "t",
+                    ceiling=ceiling, floor_label="real drawings (training vs training, N 800)")
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

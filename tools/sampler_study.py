@@ -317,7 +317,9 @@ def main() -> int:
         marked = {"as committed": r for r in settings_rows if r["setting"] in args.mark}
         carried = f", carried to N {args.at_n}" if args.at_n else ""
         frontier_figure(args.frontier, settings_rows, picked, floor, used, f"{args.model}: sampler settings on validation, "
-                        f"mean of {len(results)} runs{carried}", marked, [r for r in rows if r["setting"] is None])
+                        f"mean of {len(results)} runs{carried}", marked, [r for r in rows if r["setting"] is None],
+                        f"real drawings (training vs training, N {args.at_n})" if args.at_n else
+                        "real drawings (training vs validation)")
     return 0
 
 

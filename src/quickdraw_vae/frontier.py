@@ -114,21 +114,22 @@ def mean_rows(per_seed: list[list[dict]]) -> list[dict]:
 
 
 def frontier_figure(path, rows: list[dict], picked: dict | None, floor: dict | None, rule: Rule, title: str,
-                    marked: dict[str, dict] | None = None, ceiling: list[dict] | None = None) -> None:
+                    marked: dict[str, dict] | None = None, ceiling: list[dict] | None = None,
+                    floor_label: str = "real drawings (training vs validation)") -> None:
     """Precision against recall: one line per class scale, mixture size and pixel mapping through its
-    temperatures (labelled); filled points clear the rule's floors other than precision (judge, weakest
-    class, copies), hollow ones do not; the precision floor dashed, the rule's pick circled, `marked` rows
+    temperatures (labelled); filled points clear the rule's floors other than precision and recall (judge,
+    weakest class, copies), hollow ones do not; the precision (and recall) floor dashed, the rule's pick circled, `marked` rows
     (label -> row) as squares, real drawings as a star, `ceiling` rows (the training drawings' own codes,
     decoded: `codes`, `class_scale`, `sharpen`) as diamonds."""
     from .files import save_figure
     from .plots import plt
 
-    fig, ax = plt.subplots(figsize=(9, 6.5))
+    fig, ax = plt.subplots(figsize=(12, 6.5))
     series: dict[tuple, list[dict]] = {}
     for r in rows:
         s = r["setting"]
         series.setdefault((s.class_scale, s.components, s.sharpen), []).append(r)
-    others = replace(rule, min_precision=0.0)
+    others = replace(rule, min_precision=0.0, min_recall=0.0)
     for (scale, components, sharpen), members in series.items():
         members = sorted(members, key=lambda r: r["setting"].temperature)
         pixels = "the run's pixels" if sharpen is None else "mean pixels" if sharpen == 1 else f"sharpened k {sharpen:g}"
@@ -141,8 +142,10 @@ def frontier_figure(path, rows: list[dict], picked: dict | None, floor: dict | N
                         xytext=(3, 3), textcoords="offset points")
     if floor:
         ax.plot([floor["recall"]], [floor["precision"]], marker="*", markersize=14, color="black", linestyle="",
-                label="real drawings (training vs validation)")
+                label=floor_label)
     ax.axhline(rule.min_precision, color="grey", linestyle="--", linewidth=1, label=f"precision floor {rule.min_precision:g}")
+    if rule.min_recall:
+        ax.axvline(rule.min_recall, color="grey", linestyle=":", linewidth=1, label=f"recall floor {rule.min_recall:g}")
     for label, r in (marked or {}).items():
         ax.plot([r["recall"]], [r["precision"]], marker="s", markersize=12, fillstyle="none", color="black",
                 linestyle="", label=f"{label}: {r['setting'].label()}")
@@ -158,7 +161,7 @@ def frontier_figure(path, rows: list[dict], picked: dict | None, floor: dict | N
            title=f"{title}\nfilled: judge >= {rule.min_judge:.0%}, every class >= {rule.min_weakest_class:.0%}, "
                  f"copies <= {rule.max_copies:.1%}; hollow: not")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     save_figure(path, fig)
     plt.close(fig)
