@@ -29,7 +29,6 @@ def test_the_rule_takes_the_highest_recall_that_clears_every_floor():
     assert Rule().pick([unconditional]) is unconditional, "no judge floors without classes"
 
 
-
 def test_with_two_targets_the_widest_margin_over_both_floors_is_picked():
     rows = [_row(0.86, precision=0.851), _row(0.83, precision=0.87), _row(0.81, precision=0.90), _row(0.79, precision=0.95)]
     rule = Rule(min_recall=0.80)

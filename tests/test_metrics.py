@@ -219,8 +219,6 @@ def test_precision_and_recall_of_a_set_with_itself_and_of_one_repeated_drawing(s
     assert one["recall"] <= 1 / 300 + 1e-9, "it covers only itself"
 
 
-
-
 def test_precision_and_recall_carried_to_more_drawings_than_are_held_out(shared_quickdraw, judge_path):
     drawings = np.load(shared_quickdraw / "snowman.npy").reshape(-1, 28, 28)
     held_out, seen, samples = drawings[:100], drawings[100:400], drawings[400:800]
@@ -232,6 +230,7 @@ def test_precision_and_recall_carried_to_more_drawings_than_are_held_out(shared_
     assert one["recall"] <= 1 / 300 + 1 / 100 + 1e-9, "one drawing covers itself at most"
     with pytest.raises(QuickdrawError, match="at 400 drawings: 300 training drawings"):
         precision_recall_carried(samples, held_out, seen, 400, judge_path, 0)
+
 
 def test_the_studys_inception_score_is_the_softmax_over_pooled_features(shared_quickdraw, judge_path):
     from quickdraw_vae.judge import load_judge

@@ -118,9 +118,9 @@ def frontier_figure(path, rows: list[dict], picked: dict | None, floor: dict | N
                     floor_label: str = "real drawings (training vs validation)") -> None:
     """Precision against recall: one line per class scale, mixture size and pixel mapping through its
     temperatures (labelled); filled points clear the rule's floors other than precision and recall (judge,
-    weakest class, copies), hollow ones do not; the precision (and recall) floor dashed, the rule's pick circled, `marked` rows
-    (label -> row) as squares, real drawings as a star, `ceiling` rows (the training drawings' own codes,
-    decoded: `codes`, `class_scale`, `sharpen`) as diamonds."""
+    weakest class, copies), hollow ones do not; the precision (and recall) floor dashed, the rule's pick
+    circled, `marked` rows (label -> row) as squares, real drawings (`floor_label`) as a star, `ceiling` rows
+    (the training drawings' own codes, decoded: `codes`, `class_scale`, `sharpen`) as diamonds."""
     from .files import save_figure
     from .plots import plt
 

@@ -118,8 +118,6 @@ def precision_recall(generated: np.ndarray, real: np.ndarray, judge_path: str | 
     return {k: float(np.mean([s[k] for s in scores])) for k in ("precision", "recall")}
 
 
-
-
 def precision_recall_carried(generated: np.ndarray, held_out: np.ndarray, seen: np.ndarray, n: int,
                              judge_path: str | Path, seed: int) -> dict[str, float]:
     """Precision and recall at `n` real drawings where the held-out ones are fewer: read against `n` of the
@@ -133,6 +131,7 @@ def precision_recall_carried(generated: np.ndarray, held_out: np.ndarray, seen: 
     seen_small = precision_recall(generated, seen[np.sort(rows[:len(held_out)])], judge_path, seed)
     held_out_small = precision_recall(generated, held_out, judge_path, seed)
     return {k: at_n[k] - (seen_small[k] - held_out_small[k]) for k in at_n}
+
 
 def study_figures(generated: np.ndarray, real: np.ndarray, extractor: str, weights: str | None, seed: int,
                   isc_splits: int = 10) -> dict[str, float]:
