@@ -222,14 +222,17 @@ def test_precision_and_recall_of_a_set_with_itself_and_of_one_repeated_drawing(s
 def test_precision_and_recall_carried_to_more_drawings_than_are_held_out(shared_quickdraw, judge_path):
     drawings = np.load(shared_quickdraw / "snowman.npy").reshape(-1, 28, 28)
     held_out, seen, samples = drawings[:100], drawings[100:400], drawings[400:800]
-    itself = precision_recall_carried(samples, held_out, held_out, 100, judge_path, 0)
-    assert itself == pytest.approx(precision_recall(samples, held_out, judge_path, 0)), "the same set: nothing to carry"
-    carried = precision_recall_carried(samples, held_out, seen, 300, judge_path, 0)
+    read = precision_recall(samples, held_out, judge_path, 0)
+    itself = precision_recall_carried(samples, read, 100, held_out, 100, judge_path, 0)
+    assert itself == pytest.approx(read), "the same set: nothing to carry"
+    carried = precision_recall_carried(samples, read, 100, seen, 300, judge_path, 0)
     assert all(0 < carried[k] <= 1.1 for k in ("precision", "recall"))
-    one = precision_recall_carried(np.repeat(held_out[:1], 300, 0), held_out, seen, 300, judge_path, 0)
+    repeated = np.repeat(held_out[:1], 300, 0)
+    one = precision_recall_carried(repeated, precision_recall(repeated, held_out, judge_path, 0), 100, seen, 300,
+                                   judge_path, 0)
     assert one["recall"] <= 1 / 300 + 1 / 100 + 1e-9, "one drawing covers itself at most"
     with pytest.raises(QuickdrawError, match="at 400 drawings: 300 training drawings"):
-        precision_recall_carried(samples, held_out, seen, 400, judge_path, 0)
+        precision_recall_carried(samples, read, 100, seen, 400, judge_path, 0)
 
 
 def test_the_studys_inception_score_is_the_softmax_over_pooled_features(shared_quickdraw, judge_path):

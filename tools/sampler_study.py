@@ -136,8 +136,8 @@ def fidelity_and_variety(exp: Experiment, images: np.ndarray, at_n: int | None) 
     seed = exp.params.evaluate.seed
     row = precision_recall(images, exp.validation.images, exp.judge_path, seed)
     if at_n:
-        carried = precision_recall_carried(images, exp.validation.images, np.asarray(exp.train.images), at_n,
-                                           exp.judge_path, seed)
+        carried = precision_recall_carried(images, row, len(exp.validation.images), np.asarray(exp.train.images),
+                                           at_n, exp.judge_path, seed)
         row.update({f"{key}_at_n": value for key, value in carried.items()})
     return row
 
@@ -301,14 +301,14 @@ def main() -> int:
         names = [r["Experiment"] for r in rows]
     rows = mean_rows([scores for scores, _ in results])
     floor = mean_rows([[{"setting": None, **f}] for _, f in results])[0]
-    read = rows, floor  # as measured: the table; `ruled`: what the rule and the figure read
+    measured_rows, measured_floor = rows, floor  # the table's; with --at-n the rule and the figure read the carried
     if args.at_n:
         rows = [{**r, "precision": r["precision_at_n"], "recall": r["recall_at_n"]} for r in rows]
         floor = {**floor, "precision": floor["precision_at_n"], "recall": floor["recall_at_n"]}
     settings_rows = [r for r in rows if r["setting"] is not None]
     picked, used = rule.pick_relaxing(settings_rows, args.relax_weakest_class_to, widest=args.widest)
     print(f"{len(results)} runs ({', '.join(names)}), {args.model}; mean +- standard error over them\n")
-    print(table(read[0], picked and read[0][rows.index(picked)], read[1], args.at_n))
+    print(table(measured_rows, picked and measured_rows[rows.index(picked)], measured_floor, args.at_n))
     print(f"Rule: {rule.describe(args.widest)}{f', carried to N {args.at_n}' if args.at_n else ''}; with none passing, "
           f"the weakest-class floor lowered a point at a time down to {args.relax_weakest_class_to:.0%}.")
     relaxed = f" (the weakest-class floor at {used.min_weakest_class:.0%})" if used != rule else ""

@@ -118,19 +118,19 @@ def precision_recall(generated: np.ndarray, real: np.ndarray, judge_path: str | 
     return {k: float(np.mean([s[k] for s in scores])) for k in ("precision", "recall")}
 
 
-def precision_recall_carried(generated: np.ndarray, held_out: np.ndarray, seen: np.ndarray, n: int,
-                             judge_path: str | Path, seed: int) -> dict[str, float]:
-    """Precision and recall at `n` real drawings where the held-out ones are fewer: read against `n` of the
-    drawings the model was fitted on (`seen`), less what seen drawings add over held-out ones at the
-    held-out set's N. Both figures move with N (each real drawing's k-NN ball shrinks as N grows), so
-    validation's few drawings read above test's many; the seen drawings are many, but fitted."""
+def precision_recall_carried(generated: np.ndarray, held_out: dict[str, float], held_out_n: int, seen: np.ndarray,
+                             n: int, judge_path: str | Path, seed: int) -> dict[str, float]:
+    """Precision and recall at `n` real drawings where the held-out ones are fewer (`held_out`: the figures
+    `precision_recall` read against `held_out_n` of them): read against `n` of the drawings the model was
+    fitted on (`seen`), less what seen drawings add over held-out ones at `held_out_n`. Both figures move
+    with N (each real drawing's k-NN ball shrinks as N grows), so validation's few drawings read above test's
+    many; the seen drawings are many, but fitted."""
     if len(seen) < n:
         raise QuickdrawError(f"precision and recall at {n} drawings: {len(seen)} training drawings to read them on")
     rows = np.random.default_rng(seed).permutation(len(seen))
     at_n = precision_recall(generated, seen[np.sort(rows[:n])], judge_path, seed)
-    seen_small = precision_recall(generated, seen[np.sort(rows[:len(held_out)])], judge_path, seed)
-    held_out_small = precision_recall(generated, held_out, judge_path, seed)
-    return {k: at_n[k] - (seen_small[k] - held_out_small[k]) for k in at_n}
+    seen_small = precision_recall(generated, seen[np.sort(rows[:held_out_n])], judge_path, seed)
+    return {k: at_n[k] - (seen_small[k] - held_out[k]) for k in at_n}
 
 
 def study_figures(generated: np.ndarray, real: np.ndarray, extractor: str, weights: str | None, seed: int,
