@@ -28,6 +28,7 @@ def test_committed_params_parse(base_params):
         ("sample", "class_scale", -0.5, "sample.class_scale must be >= 0.0"),
         ("perceptual", "weight", -1, "perceptual.weight must be >= 0.0, got -1"),
         ("perceptual", "sharpen", 0, "perceptual.sharpen must be >= 0.1, got 0"),
+        ("perceptual", "layers", "all", "perceptual.layers must be one of last, blocks"),
     ],
 )
 def test_bad_params_name_the_key(base_params, section, key, value, message):

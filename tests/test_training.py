@@ -4,6 +4,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 import pytest
@@ -325,10 +326,32 @@ def test_the_feature_distance_is_zero_for_the_drawing_itself_and_grows_as_the_dr
     net = load_judge(perceptual_net)[0]
     sharpen = 5.0
     exact = torch.logit(x) / sharpen  # logits whose pixels sigmoid(5 x logits) are the drawing
-    itself = feature_distance(net.features, exact, x, sharpen)
     blurred = torch.nn.functional.avg_pool2d(x, 5, 1, 2).clamp(1e-4, 1 - 1e-4)
-    assert itself.abs().max() < 1e-6
-    assert (feature_distance(net.features, torch.logit(blurred) / sharpen, x, sharpen) > 100 * itself.abs().max()).all()
+    for layers in ("last", "blocks"):
+        read = partial(net.feature_layers, layers=layers)
+        itself = feature_distance(read, exact, x, sharpen)
+        assert itself.abs().max() < 1e-6
+        assert (feature_distance(read, torch.logit(blurred) / sharpen, x, sharpen) > 100 * itself.abs().max()).all()
+
+
+def test_the_block_distance_adds_each_pooled_block_at_the_last_layers_scale(tiny, perceptual_net):
+    from quickdraw_vae.judge import load_judge
+    from quickdraw_vae.losses import feature_distance
+
+    x = tiny[0][:8]
+    net = load_judge(perceptual_net)[0].eval()
+    blurred = torch.logit(torch.nn.functional.avg_pool2d(x, 5, 1, 2).clamp(1e-4, 1 - 1e-4))
+    last = net.feature_layers(x)
+    blocks = net.feature_layers(x, layers="blocks")
+    assert len(last) == 1 and torch.equal(last[0], net.features(x))
+    assert len(blocks) == 3 and torch.equal(blocks[-1], last[0])
+    assert [b.shape[1] for b in blocks[:2]] == [net.cfg.width * 14 * 14, 2 * net.cfg.width * 7 * 7]
+    # "last" is the plain squared distance of the features; "blocks" adds each block's, scaled to that size
+    plain = (net.features(torch.sigmoid(blurred)) - net.features(x)).pow(2).sum(1)
+    assert torch.equal(feature_distance(net.feature_layers, blurred, x, 1.0), plain)
+    shown = net.feature_layers(torch.sigmoid(blurred), layers="blocks")
+    by_hand = plain + sum((a - b).pow(2).mean(1) * last[0].shape[1] for a, b in zip(shown[:2], blocks[:2]))
+    torch.testing.assert_close(feature_distance(partial(net.feature_layers, layers="blocks"), blurred, x, 1.0), by_hand)
 
 
 def test_the_perceptual_term_changes_training_resumes_exactly_and_leaves_its_classifier_untouched(
@@ -346,6 +369,10 @@ def test_the_perceptual_term_changes_training_resumes_exactly_and_leaves_its_cla
     # the resume state of one run is never taken for the other's
     fit_killed_in_the_second_epoch(monkeypatch, *args, resume_dir=tmp_path, perceptual=term)
     assert fit(*args, resume_dir=tmp_path, perceptual=replace(term, weight=2.0)).history[0] != perceptual.history[0]
+    (tmp_path / "m.pt").unlink(missing_ok=True)
+    fit_killed_in_the_second_epoch(monkeypatch, *args, resume_dir=tmp_path, perceptual=term)
+    blocks = fit(*args, resume_dir=tmp_path, perceptual=replace(term, layers="blocks")).history
+    assert blocks[0] != perceptual.history[0] and blocks != perceptual.history
     (tmp_path / "m.pt").unlink(missing_ok=True)
     fit_killed_in_the_second_epoch(monkeypatch, *args, resume_dir=tmp_path, perceptual=term)
     assert fit(*args, resume_dir=tmp_path, perceptual=term).history == perceptual.history

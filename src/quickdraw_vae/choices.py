@@ -17,6 +17,7 @@ KEEP = ("best", "last")  # training.fit: the best validation epoch's weights, or
 STRATEGIES = ("prior", "gmm", "mixed")  # sampling.Sampler
 PRIORS = ("standard", "mixture")  # models.VAE: N(0, I), or a Gaussian mixture learned with the model
 PIXELS = ("mean", "sharpened")
+PERCEPTUAL_LAYERS = ("last", "blocks")  # judge.SketchJudge.feature_layers: the feature layer, or each block's too
 DEVICES = ("auto", "cpu", "cuda", "mps")  # runtime.pick_device
 FEATURE_EXTRACTORS = ("sketch", "inception")  # metrics
 

@@ -48,6 +48,16 @@ class SketchJudge(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
 
+    def feature_layers(self, x: torch.Tensor, layers: str = "last") -> list[torch.Tensor]:
+        """The features of `x`, flattened per drawing: "last", the feature layer alone; "blocks", each pooled
+        block's output as well (where the strokes' shapes still are, before the class is all that is left)."""
+        taps, h = [], x
+        for module in self.body:
+            h = module(h)
+            if layers == "blocks" and isinstance(module, nn.MaxPool2d):
+                taps.append(h.flatten(1))
+        return [*taps, h]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classify(self.dropout(self.features(x)))
 

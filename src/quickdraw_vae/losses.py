@@ -22,12 +22,18 @@ def bce(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
 
 
-def feature_distance(features, logits: torch.Tensor, x: torch.Tensor, sharpen: float) -> torch.Tensor:
+def feature_distance(feature_layers, logits: torch.Tensor, x: torch.Tensor, sharpen: float) -> torch.Tensor:
     """Per-drawing squared distance, shape (B,), between a sketch classifier's features of the decoded
-    drawing (pixels sigmoid(sharpen x logits), as they are shown) and of the drawing itself."""
+    drawing (pixels sigmoid(sharpen x logits), as they are shown) and of the drawing itself.
+
+    `feature_layers` gives a list of layers, the last one the feature layer. Each layer counts as much as
+    the last one: its squared distance is scaled to the last layer's size, so a wide early layer does not
+    drown the features the class is read from."""
     with torch.no_grad():
-        target = features(x)
-    return (features(torch.sigmoid(sharpen * logits)) - target).pow(2).sum(1)
+        targets = feature_layers(x)
+    size = targets[-1].shape[1]
+    return sum((a - b).pow(2).sum(1) * (size / b.shape[1])
+               for a, b in zip(feature_layers(torch.sigmoid(sharpen * logits)), targets))
 
 
 @torch.no_grad()

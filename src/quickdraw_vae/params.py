@@ -21,6 +21,7 @@ from .choices import (
     EMBEDDING_INITS,
     FEATURE_EXTRACTORS,
     KEEP,
+    PERCEPTUAL_LAYERS,
     PIXELS,
     PRIORS,
     PROFILES,
@@ -139,6 +140,7 @@ class JudgeParams:
 class PerceptualParams(JudgeParams):
     weight: float = _between(0.0, 100.0)  # the feature distance's weight in every training loss; 0: none
     sharpen: float = _between(0.1, 100.0)  # the decoded drawing it sees: sigmoid(sharpen x logits)
+    layers: Literal[PERCEPTUAL_LAYERS]  # the classifier's layers the distance reads: the last, or each block's too
 
 
 @dataclass(frozen=True)

@@ -106,20 +106,22 @@ class Perceptual:
     checkpoint: Path
     weight: float
     sharpen: float
+    layers: str = "last"
 
     def loss_on(self, device: torch.device) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         from .judge import load_judge
 
         net = load_judge(self.checkpoint, "train_perceptual")[0].to(device).requires_grad_(False)
-        return lambda logits, x: self.weight * feature_distance(net.features, logits, x, self.sharpen).mean()
+        layers = partial(net.feature_layers, layers=self.layers)
+        return lambda logits, x: self.weight * feature_distance(layers, logits, x, self.sharpen).mean()
 
     def fingerprint(self) -> tuple:
-        return self.weight, self.sharpen, hashlib.sha256(Path(self.checkpoint).read_bytes()).hexdigest()
+        return self.weight, self.sharpen, self.layers, hashlib.sha256(Path(self.checkpoint).read_bytes()).hexdigest()
 
 
 def perceptual_from_params(pp, checkpoint: Path) -> Perceptual | None:
     """The term `perceptual.*` asks for, its classifier at `checkpoint`; None at weight 0."""
-    return Perceptual(checkpoint, pp.weight, pp.sharpen) if pp.weight > 0 else None
+    return Perceptual(checkpoint, pp.weight, pp.sharpen, pp.layers) if pp.weight > 0 else None
 
 
 @dataclass
