@@ -29,7 +29,7 @@ from quickdraw_vae.models import VAE, config_from_params
 from quickdraw_vae.params import load_params
 from quickdraw_vae.runtime import pick_device, run_side_by_side, setup
 from quickdraw_vae.sources import load_splits
-from quickdraw_vae.training import Perceptual, elbo_terms, fit, make_optimizer
+from quickdraw_vae.training import Perceptual, elbo_terms, fit, make_optimizer, perceptual_from_params
 
 STUDY_TRAIN, STUDY_TEST = 20_000, 5_000  # the study's 4,000 + 1,000 drawings of each of 5 classes
 IWAE_DRAWINGS = 64  # k decodes each: enough for a rate
@@ -154,7 +154,7 @@ def _perceptual_term(p, x, y, epochs, device, folder: Path) -> tuple[Perceptual 
     net = train_judge(x, y, classes, epochs, pp.batch_size, pp.lr, pp.seed, pp.width, device)
     rate = epochs * len(x) / (time.perf_counter() - started)
     save_judge(folder / "perceptual.pt", net, p.data.classes, kind="perceptual")
-    return Perceptual(folder / "perceptual.pt", pp.weight, pp.sharpen), rate
+    return perceptual_from_params(pp, folder / "perceptual.pt"), rate
 
 
 def run(params_path: str, source: str, train_per_class: int, epochs: int) -> dict:
