@@ -378,6 +378,17 @@ def test_the_perceptual_term_changes_training_resumes_exactly_and_leaves_its_cla
     assert fit(*args, resume_dir=tmp_path, perceptual=term).history == perceptual.history
 
 
+def test_the_term_params_ask_for_carries_every_perceptual_key_and_none_at_weight_zero(base_params, tmp_path):
+    from quickdraw_vae.params import parse_params
+    from quickdraw_vae.training import Perceptual, perceptual_from_params
+
+    base_params["perceptual"].update(weight=0.5, sharpen=3.0, layers="blocks")
+    pp = parse_params(base_params).perceptual
+    assert perceptual_from_params(pp, tmp_path / "p.pt") == Perceptual(tmp_path / "p.pt", 0.5, 3.0, "blocks")
+    base_params["perceptual"]["weight"] = 0.0
+    assert perceptual_from_params(parse_params(base_params).perceptual, tmp_path / "p.pt") is None
+
+
 def test_a_perceptual_term_without_its_classifier_names_the_file_and_the_stage(tiny, tmp_path):
     from quickdraw_vae.judge import save_judge
     from quickdraw_vae.training import Perceptual
