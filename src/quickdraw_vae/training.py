@@ -96,7 +96,8 @@ def load_warm_start(path: Path, cfg: ModelConfig) -> VAE:
 @dataclass(frozen=True)
 class Perceptual:
     """A term added to the training loss: `weight` x the squared distance between a sketch classifier's
-    features of each drawing and of its reconstruction, pixels sigmoid(`sharpen` x logits).
+    features of each drawing and of its reconstruction, pixels sigmoid(`sharpen` x logits), read at the
+    `layers` `judge.SketchJudge.feature_layers` names (docs/decisions.md Q).
 
     The ELBO's Bernoulli pixels are blind to where a stroke goes once it is blurred; a classifier's
     features are not. The classifier is a second one (`train_perceptual`), never the judge that scores
