@@ -53,7 +53,7 @@ VERDICT_DATA ?= --set data.source=../shared/quickdraw --set data.train_per_class
 VERDICT_BEFORE ?= --set perceptual.weight=0 --set sample.temperature=0.7 --set sample.class_scale=1.25 --set sample.sharpen=5 \
 	--set sample.temperature_by_model.rnn_cnn=0.8 --set sample.temperature_by_model.cnn_cnn=0.8
 VERDICT_BEFORE_NAME ?= before (no perceptual term; T 0.7, x1.25, k 5)
-# tools/sampler_study.py --workspace runs/after/s300 --setting <after> --figure-before runs/before/s300 <before> --figure docs/...
+# tools/sampler_study.py --workspace runs/after/s400 --setting <after> --figure-before runs/before/s400 <before> --figure docs/...
 VERDICT_FIGURE ?= figures/blocks_before_after.png
 verdict: setup
 	$(PY) tools/seed_runs.py --out runs/after --seeds $(VERDICT_SEEDS) $(VERDICT_DATA)
