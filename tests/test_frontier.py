@@ -3,7 +3,7 @@
 import pytest
 
 from quickdraw_vae.errors import QuickdrawError
-from quickdraw_vae.frontier import Rule, Setting, frontier_figure, mean_rows
+from quickdraw_vae.frontier import Rule, Setting, frontier_figure, mean_rows, pooled_spread, shifted
 
 
 def _row(recall, precision=0.9, judge=0.96, weakest=0.93, copies=0.05, t=0.7):
@@ -39,6 +39,32 @@ def test_with_two_targets_the_widest_margin_over_both_floors_is_picked():
     assert Rule(min_recall=0.9).pick_relaxing(rows, 0.9, widest=True)[0] is None
     assert rule.pick_relaxing([_row(0.83, precision=0.87, weakest=0.915)], 0.91, widest=True)[1].min_weakest_class == 0.91
     assert "widest margin" in rule.describe(widest=True) and "recall >= 0.8" in rule.describe()
+
+
+def test_in_spread_every_floor_counts_each_gap_in_its_own_standard_error():
+    thin_class = _row(0.86, precision=0.87, weakest=0.923)  # 0.02 over both, a third of a point over the class floor
+    balanced = _row(0.84, precision=0.865, weakest=0.93)
+    rule = Rule(min_recall=0.80)
+    assert rule.pick_widest([thin_class, balanced]) is thin_class, "precision and recall alone"
+    spread = {"precision": 0.01, "recall": 0.01, "judge": 0.002, "weakest": 0.01, "copies": 0.003}
+    assert rule.margin(balanced, spread) == pytest.approx(1.0) and rule.margin(thin_class, spread) == pytest.approx(0.3)
+    assert rule.pick_widest([thin_class, balanced], spread) is balanced
+    assert rule.pick_relaxing([thin_class, balanced], 0.92, widest=True, spread=spread)[0] is balanced
+    unconditional = {**balanced, "judge": None, "weakest": None}
+    assert rule.margin(unconditional, {"precision": 0.01, "recall": 0.01, "copies": 0.003}) == pytest.approx(1.5)
+    assert "every floor" in rule.describe(widest=True, in_spread=True)
+
+
+def test_the_spread_is_pooled_over_settings_and_a_shift_moves_every_mean():
+    rows = [{**_row(0.8), "recall_se": 0.01, "precision_se": 0.02, "copies_se": 0.001, "judge_se": None},
+            {**_row(0.9), "recall_se": 0.03, "precision_se": 0.02, "copies_se": 0.003, "judge_se": None}]
+    assert pooled_spread(rows) == pytest.approx({"recall": 0.02, "precision": 0.02, "copies": 0.002})
+    moved = shifted(rows, {"recall": -0.05, "precision": 0.01})
+    assert [r["recall"] for r in moved] == pytest.approx([0.75, 0.85]) and moved[0]["precision"] == pytest.approx(0.91)
+    assert rows[0]["recall"] == 0.8, "the rows given are left as they were"
+    assert shifted([{**rows[0], "judge": None}], {"judge": -0.01})[0]["judge"] is None
+    with pytest.raises(QuickdrawError, match="unknown figure 'fid'"):
+        shifted(rows, {"fid": 1.0})
 
 
 def test_when_nothing_passes_the_weakest_class_floor_is_lowered_a_point_at_a_time():

@@ -20,7 +20,11 @@ validation's 320 read above test's 800. Each is read against N training drawings
 add over validation ones at validation's N (`metrics.precision_recall_carried`); the real drawings' floor at
 N is training drawings against other training drawings. The rule then reads the carried figures.
 `--widest`: the rule's pick is the setting that clears the precision and the recall floor (`--min-recall`)
-by the widest margin, not the highest recall.
+by the widest margin, not the highest recall; `--in-spread`: over every floor, each gap in its figure's standard
+error over the runs (pooled over the settings).
+`--shift FIGURE=AMOUNT` (repeat): added to every setting's mean before the rule and the frontier figure read it,
+e.g. a previous pick's test mean on already reported seeds less its mean here: the distance between what these
+runs read and what a test reads, measured once and carried to every setting.
 `--ceiling`: the codes no sampler or prior can beat with the run's decoder, scored the same way: `sample.n`
 training drawings' own codes (their posterior means, and one draw of each drawing's posterior: the
 aggregate posterior every prior and sampler approximates), decoded at each pixel mapping and class scale
@@ -40,7 +44,7 @@ import numpy as np
 import torch
 
 from quickdraw_vae.data import Split, load_split
-from quickdraw_vae.frontier import Rule, Setting, frontier_figure, mean_rows
+from quickdraw_vae.frontier import SPREAD_FIGURES, Rule, Setting, frontier_figure, mean_rows, pooled_spread, shifted
 from quickdraw_vae.judge import classify_samples, load_judge
 from quickdraw_vae.metrics import copy_check, precision_recall, precision_recall_carried, train_reference
 from quickdraw_vae.models import VAE, load_checkpoint
@@ -244,6 +248,17 @@ def table(rows: list[dict], picked: dict | None, floor: dict, at_n: int | None =
     return buf.getvalue()
 
 
+def _shift(text: str) -> tuple[str, float]:
+    key, _, amount = text.partition("=")
+    try:
+        if key not in SPREAD_FIGURES:
+            raise ValueError
+        return key, float(amount)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected FIGURE=AMOUNT, FIGURE one of {', '.join(SPREAD_FIGURES)}"
+                                         ) from None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = ap.add_mutually_exclusive_group(required=True)
@@ -266,9 +281,14 @@ def main() -> int:
                     help="a setting to mark on the frontier figure (e.g. the committed default)")
     ap.add_argument("--at-n", type=int, help="also carry precision and recall to this many real drawings; the rule reads those")
     ap.add_argument("--widest", action="store_true", help="pick the widest margin over the precision and recall floors")
+    ap.add_argument("--in-spread", action="store_true", help="with --widest: over every floor, each in its standard error")
+    ap.add_argument("--shift", action="append", type=_shift, default=[], metavar="FIGURE=AMOUNT",
+                    help="added to every setting's mean before the rule reads it (repeat)")
     for field, default in vars(Rule()).items():
         ap.add_argument(f"--{field.replace('_', '-')}", type=float, default=default, help=f"the rule (default {default})")
     args = ap.parse_args()
+    if args.in_spread and not args.widest:
+        ap.error("--in-spread is a way of reading --widest's margin: give both")
     torch.set_num_threads(args.threads)
     rule = Rule(args.min_precision, args.min_judge, args.min_weakest_class, args.max_copies, args.min_recall)
 
@@ -303,14 +323,27 @@ def main() -> int:
     floor = mean_rows([[{"setting": None, **f}] for _, f in results])[0]
     measured_rows, measured_floor = rows, floor  # the table's; with --at-n the rule and the figure read the carried
     if args.at_n:
-        rows = [{**r, "precision": r["precision_at_n"], "recall": r["recall_at_n"]} for r in rows]
+        rows = [{**r, **{f"{key}{se}": r[f"{key}_at_n{se}"] for key in ("precision", "recall") for se in ("", "_se")}}
+                for r in rows]
         floor = {**floor, "precision": floor["precision_at_n"], "recall": floor["recall_at_n"]}
+    shift = dict(args.shift)
+    rows = [r if r["setting"] is None else s for r, s in zip(rows, shifted(rows, shift))]
     settings_rows = [r for r in rows if r["setting"] is not None]
-    picked, used = rule.pick_relaxing(settings_rows, args.relax_weakest_class_to, widest=args.widest)
+    spread = pooled_spread(settings_rows) if args.in_spread else None
+    if spread is not None and len(results) < 2:
+        print("--in-spread needs two runs or more: one run has no spread", file=sys.stderr)
+        return 1
+    picked, used = rule.pick_relaxing(settings_rows, args.relax_weakest_class_to, widest=args.widest, spread=spread)
     print(f"{len(results)} runs ({', '.join(names)}), {args.model}; mean +- standard error over them\n")
     print(table(measured_rows, picked and measured_rows[rows.index(picked)], measured_floor, args.at_n))
-    print(f"Rule: {rule.describe(args.widest)}{f', carried to N {args.at_n}' if args.at_n else ''}; with none passing, "
+    moved = "".join(f", {key} {amount:+g}" for key, amount in shift.items())
+    print(f"Rule: {rule.describe(args.widest, args.in_spread)}{f', carried to N {args.at_n}' if args.at_n else ''}"
+          f"{f'; the means shifted before the rule reads them ({moved[2:]})' if shift else ''}; with none passing, "
           f"the weakest-class floor lowered a point at a time down to {args.relax_weakest_class_to:.0%}.")
+    if spread:
+        print("Spread (standard error over the runs, pooled over the settings): "
+              + ", ".join(f"{key} {value:.4f}" for key, value in spread.items())
+              + (f"; the pick's margin {used.margin(picked, spread):.2f} standard errors." if picked else "."))
     relaxed = f" (the weakest-class floor at {used.min_weakest_class:.0%})" if used != rule else ""
     print(f"Pick: {picked['setting'].label()}{relaxed}." if picked else "Pick: no setting passes the rule.")
     if args.frontier:

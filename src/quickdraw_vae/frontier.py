@@ -67,32 +67,62 @@ class Rule:
         passing = [r for r in rows if self.passes(r)]
         return max(passing, key=lambda r: r["recall"]) if passing else None
 
-    def margin(self, row: dict) -> float:
-        """How far the row clears the nearer of its precision and recall floors."""
-        return min(row["precision"] - self.min_precision, row["recall"] - self.min_recall)
+    def margin(self, row: dict, spread: dict[str, float] | None = None) -> float:
+        """How far the row clears the nearer of its precision and recall floors; with `spread` (figure -> its
+        standard error over seeds), how far it clears the nearest of every floor, each gap in its figure's spread."""
+        gaps = {"precision": row["precision"] - self.min_precision, "recall": row["recall"] - self.min_recall}
+        if spread is None:
+            return min(gaps.values())
+        gaps["copies"] = self.max_copies - row["copies"]
+        if row.get("judge") is not None:
+            gaps |= {"judge": row["judge"] - self.min_judge, "weakest": row["weakest"] - self.min_weakest_class}
+        return min(gap / spread[key] for key, gap in gaps.items())
 
-    def pick_widest(self, rows: list[dict]) -> dict | None:
+    def pick_widest(self, rows: list[dict], spread: dict[str, float] | None = None) -> dict | None:
         """The passing row whose precision and recall both clear their floors by the most: with two targets,
-        the highest recall would put precision on its floor, where half the seeds' spread falls under it."""
+        the highest recall would put precision on its floor, where half the seeds' spread falls under it. With
+        `spread`, every floor counts, each in its own spread: a weakest class a point over its floor is no wider
+        a margin than a precision 0.01 over its own when the seeds move the one as much as the other."""
         passing = [r for r in rows if self.passes(r)]
-        return max(passing, key=self.margin) if passing else None
+        return max(passing, key=lambda r: self.margin(r, spread)) if passing else None
 
     def pick_relaxing(self, rows: list[dict], lowest_weakest_class: float, step: float = 0.01,
-                      widest: bool = False) -> tuple[dict | None, "Rule"]:
+                      widest: bool = False, spread: dict[str, float] | None = None) -> tuple[dict | None, "Rule"]:
         """`pick` (`pick_widest`), and when nothing passes, the same with the weakest-class floor a `step` lower at
         a time, down to `lowest_weakest_class`; returns the pick (or None) and the rule that made it."""
         rule = self
-        while ((picked := (rule.pick_widest if widest else rule.pick)(rows)) is None
+        while ((picked := rule.pick_widest(rows, spread) if widest else rule.pick(rows)) is None
                and rule.min_weakest_class - step >= lowest_weakest_class - 1e-9):
             rule = replace(rule, min_weakest_class=round(rule.min_weakest_class - step, 6))
         return picked, rule
 
-    def describe(self, widest: bool = False) -> str:
+    def describe(self, widest: bool = False, in_spread: bool = False) -> str:
         floors = (f"precision >= {self.min_precision:g}" + (f", recall >= {self.min_recall:g}" if self.min_recall else "")
                   + f", judge accuracy >= {self.min_judge:.0%}, every class >= {self.min_weakest_class:.0%} and a copy "
                   f"share <= {self.max_copies:.1%}")
-        goal = "the widest margin over the precision and recall floors" if widest else "the highest recall"
+        goal = ("the widest margin over every floor, each gap in its figure's standard error pooled over the settings"
+                if widest and in_spread else "the widest margin over the precision and recall floors" if widest
+                else "the highest recall")
         return f"{goal} with {floors} (means over seeds, validation drawings)"
+
+
+SPREAD_FIGURES = ("precision", "recall", "judge", "weakest", "copies")
+
+
+def pooled_spread(rows: list[dict]) -> dict[str, float]:
+    """Each figure's standard error over seeds, averaged over the settings (one setting's own, from a few
+    seeds, is too rough to divide by); figures no row has (the judge's, unconditional) left out."""
+    return {key: float(np.mean([r[f"{key}_se"] for r in rows])) for key in SPREAD_FIGURES
+            if all(r.get(f"{key}_se") is not None for r in rows)}
+
+
+def shifted(rows: list[dict], shift: dict[str, float]) -> list[dict]:
+    """The rows with `shift` (figure -> amount) added to those figures' means: where a seed set's means are
+    moved to where a previous pick's test figures fell (its test mean on reported seeds less its mean here)."""
+    unknown = set(shift) - set(SPREAD_FIGURES)
+    if unknown:
+        raise QuickdrawError(f"shift: unknown figure {sorted(unknown)[0]!r} (one of {', '.join(SPREAD_FIGURES)})")
+    return [{**r, **{key: r[key] + amount for key, amount in shift.items() if r.get(key) is not None}} for r in rows]
 
 
 def mean_rows(per_seed: list[list[dict]]) -> list[dict]:
