@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
 
 
@@ -183,3 +185,18 @@ def test_seed_runs_clone_with_the_seed_in_every_seed_param_and_one_shared_cache(
 
     with pytest.raises(SystemExit, match="no key sample.temprature"):
         seed_runs.apply(params, "sample.temprature", 1.0)
+
+
+def test_sampler_study_reads_a_shift_as_figure_and_amount_and_refuses_the_rest():
+    sys.path.insert(0, str(REPO / "tools"))
+    import argparse
+
+    import sampler_study
+
+    assert sampler_study._shift("recall=-0.0235") == ("recall", -0.0235)
+    for bad in ("recall", "fid=1", "recall=low"):
+        with pytest.raises(argparse.ArgumentTypeError, match="FIGURE=AMOUNT"):
+            sampler_study._shift(bad)
+    run = subprocess.run([sys.executable, "tools/sampler_study.py", "--workspace", "x", "--setting", "1:1:20",
+                          "--in-spread"], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 2 and "give both" in run.stderr

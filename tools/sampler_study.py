@@ -279,6 +279,7 @@ def main() -> int:
                     help="with no setting passing, lower the weakest-class floor a point at a time down to this")
     ap.add_argument("--mark", action="append", type=Setting.parse, default=[],
                     help="a setting to mark on the frontier figure (e.g. the committed default)")
+    ap.add_argument("--mark-label", default="as committed", help="the marked settings' legend (default: as committed)")
     ap.add_argument("--at-n", type=int, help="also carry precision and recall to this many real drawings; the rule reads those")
     ap.add_argument("--widest", action="store_true", help="pick the widest margin over the precision and recall floors")
     ap.add_argument("--in-spread", action="store_true", help="with --widest: over every floor, each in its standard error")
@@ -347,8 +348,9 @@ def main() -> int:
     relaxed = f" (the weakest-class floor at {used.min_weakest_class:.0%})" if used != rule else ""
     print(f"Pick: {picked['setting'].label()}{relaxed}." if picked else "Pick: no setting passes the rule.")
     if args.frontier:
-        marked = {"as committed": r for r in settings_rows if r["setting"] in args.mark}
+        marked = {args.mark_label: r for r in settings_rows if r["setting"] in args.mark}
         carried = f", carried to N {args.at_n}" if args.at_n else ""
+        carried += f";\nthe means shifted ({moved[2:]})" if shift else ""
         frontier_figure(args.frontier, settings_rows, picked, floor, used, f"{args.model}: sampler settings on validation, "
                         f"mean of {len(results)} runs{carried}", marked, [r for r in rows if r["setting"] is None],
                         f"real drawings (training vs training, N {args.at_n})" if args.at_n else
