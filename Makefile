@@ -48,13 +48,13 @@ claims: setup
 
 # docs/verdict.md: the committed configuration against VERDICT_BEFORE's over fresh seeds, one offline run per seed
 # and configuration in runs/ (a clone each, one DVC cache: a sampler-only change reuses the trained models).
-VERDICT_SEEDS ?= 400 401 402 403 404
+VERDICT_SEEDS ?= 500 501 502 503 504
 VERDICT_DATA ?= --set data.source=../shared/quickdraw --set data.train_per_class=640 --set data.test_per_class=160
 VERDICT_BEFORE ?= --set perceptual.weight=0 --set sample.temperature=0.7 --set sample.class_scale=1.25 --set sample.sharpen=5 \
 	--set sample.temperature_by_model.rnn_cnn=0.8 --set sample.temperature_by_model.cnn_cnn=0.8
 VERDICT_BEFORE_NAME ?= before (no perceptual term; T 0.7, x1.25, k 5)
-# tools/sampler_study.py --workspace runs/after/s400 --setting <after> --figure-before runs/before/s400 <before> --figure docs/...
-VERDICT_FIGURE ?= figures/blocks_before_after.png
+# tools/sampler_study.py --workspace runs/after/s500 --setting <after> --figure-before runs/before/s500 <before> --figure docs/...
+VERDICT_FIGURE ?= figures/spread_before_after.png
 verdict: setup
 	$(PY) tools/seed_runs.py --out runs/after --seeds $(VERDICT_SEEDS) $(VERDICT_DATA)
 	$(PY) tools/seed_runs.py --out runs/before --seeds $(VERDICT_SEEDS) $(VERDICT_DATA) $(VERDICT_BEFORE)
