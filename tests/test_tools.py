@@ -200,3 +200,6 @@ def test_sampler_study_reads_a_shift_as_figure_and_amount_and_refuses_the_rest()
     run = subprocess.run([sys.executable, "tools/sampler_study.py", "--workspace", "x", "--setting", "1:1:20",
                           "--in-spread"], cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 2 and "give both" in run.stderr
+    run = subprocess.run([sys.executable, "tools/sampler_study.py", "--workspace", "x", "--setting", "1:1:20",
+                          "--widest", "--in-spread"], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 2 and "one run has no spread" in run.stderr

@@ -290,6 +290,8 @@ def main() -> int:
     args = ap.parse_args()
     if args.in_spread and not args.widest:
         ap.error("--in-spread is a way of reading --widest's margin: give both")
+    if args.in_spread and args.workspace and len(args.workspace) < 2:
+        ap.error("--in-spread needs two runs or more: one run has no spread")
     torch.set_num_threads(args.threads)
     rule = Rule(args.min_precision, args.min_judge, args.min_weakest_class, args.max_copies, args.min_recall)
 

@@ -7,7 +7,9 @@ scored on the validation drawings, over several trained seeds, by
 - the judge's accuracy on conditional samples, overall and its weakest class;
 - the copy share (closer to a training drawing than 95% of the validation drawings are).
 The rule (`Rule`) asks for fidelity and class fidelity as floors and then maximises variety: the highest
-recall among the settings whose means over seeds clear every floor. Test drawings are never read here.
+recall among the settings whose means over seeds clear every floor, or the widest margin over the floors
+(`Rule.pick_widest`; with a spread, every floor's gap in its own standard error), on means that may be
+`shifted` to where a previous pick read on test. Test drawings are never read here.
 """
 
 from __future__ import annotations
