@@ -22,9 +22,10 @@ N is training drawings against other training drawings. The rule then reads the 
 `--widest`: the rule's pick is the setting that clears the precision and the recall floor (`--min-recall`)
 by the widest margin, not the highest recall; `--in-spread`: over every floor, each gap in its figure's standard
 error over the runs (pooled over the settings).
-`--shift FIGURE=AMOUNT` (repeat): added to every setting's mean before the rule and the frontier figure read it,
-e.g. a previous pick's test mean on already reported seeds less its mean here: the distance between what these
-runs read and what a test reads, measured once and carried to every setting.
+`--shift FIGURE=AMOUNT` (repeat; shares, as the floors: `weakest=-0.002` is 0.2 points): added to every setting's
+mean before the rule and the frontier figure read it, e.g. a previous pick's test mean on already reported seeds
+less its mean here: the distance between what these runs read and what a test reads, measured once and carried
+to every setting.
 `--ceiling`: the codes no sampler or prior can beat with the run's decoder, scored the same way: `sample.n`
 training drawings' own codes (their posterior means, and one draw of each drawing's posterior: the
 aggregate posterior every prior and sampler approximates), decoded at each pixel mapping and class scale
@@ -284,14 +285,15 @@ def main() -> int:
     ap.add_argument("--widest", action="store_true", help="pick the widest margin over the precision and recall floors")
     ap.add_argument("--in-spread", action="store_true", help="with --widest: over every floor, each in its standard error")
     ap.add_argument("--shift", action="append", type=_shift, default=[], metavar="FIGURE=AMOUNT",
-                    help="added to every setting's mean before the rule reads it (repeat)")
+                    help="added to every setting's mean before the rule reads it, in the floors' units (repeat)")
     for field, default in vars(Rule()).items():
         ap.add_argument(f"--{field.replace('_', '-')}", type=float, default=default, help=f"the rule (default {default})")
     args = ap.parse_args()
     if args.in_spread and not args.widest:
         ap.error("--in-spread is a way of reading --widest's margin: give both")
+    one_run = "--in-spread needs two runs or more: one run has no spread"
     if args.in_spread and args.workspace and len(args.workspace) < 2:
-        ap.error("--in-spread needs two runs or more: one run has no spread")
+        ap.error(one_run)
     torch.set_num_threads(args.threads)
     rule = Rule(args.min_precision, args.min_judge, args.min_weakest_class, args.max_copies, args.min_recall)
 
@@ -316,6 +318,8 @@ def main() -> int:
         if not rows:
             print(f"no experiment named {args.prefix}*", file=sys.stderr)
             return 1
+        if args.in_spread and len(rows) < 2:
+            ap.error(one_run)
         for i, row in enumerate(rows):
             with tempfile.TemporaryDirectory() as tmp:
                 _fetch(row["rev"], Path(tmp), args.model)
@@ -333,9 +337,6 @@ def main() -> int:
     rows = [r if r["setting"] is None else s for r, s in zip(rows, shifted(rows, shift))]
     settings_rows = [r for r in rows if r["setting"] is not None]
     spread = pooled_spread(settings_rows) if args.in_spread else None
-    if spread is not None and len(results) < 2:
-        print("--in-spread needs two runs or more: one run has no spread", file=sys.stderr)
-        return 1
     picked, used = rule.pick_relaxing(settings_rows, args.relax_weakest_class_to, widest=args.widest, spread=spread)
     print(f"{len(results)} runs ({', '.join(names)}), {args.model}; mean +- standard error over them\n")
     print(table(measured_rows, picked and measured_rows[rows.index(picked)], measured_floor, args.at_n))
